@@ -1,0 +1,294 @@
+"""The `cercle` command: set up, migrate, run and administer an instance."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import tomli_w
+
+from server import __version__
+from server.config import Settings, SettingsError, load_settings
+from server.context import Context, build_context
+from server.errors import CercleError
+from server.services import accounts
+from server.services.instance import ensure_instance_keys
+from server.storage import migrate as migrations
+from server.storage.accounts import list_users
+
+DEFAULT_CONFIG = Path("cercle.toml")
+T = TypeVar("T")
+
+
+def fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def config_path(ctx: click.Context) -> Path | None:
+    value: Path | None = ctx.obj["config"]
+    if value is not None:
+        return value
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    try:
+        return load_settings(config_path(ctx))
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def run_async(make: Callable[[Context], Coroutine[Any, Any, T]], settings: Settings) -> T:
+    async def main() -> T:
+        context = build_context(settings)
+        try:
+            return await make(context)
+        except CercleError as exc:
+            raise click.ClickException(f"{exc.field}: {exc.message}" if exc.field else exc.message) from exc
+        finally:
+            await context.close()
+
+    return asyncio.run(main())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cercle")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="CERCLE_CONFIG",
+    help="TOML settings file (default: ./cercle.toml when it exists). CERCLE_* variables override it.",
+)
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """Cercle: a federated enterprise social network."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+@main.command()
+@click.option("--domain", default="localhost:8000", show_default=True, help="Public host name (and port).")
+@click.option(
+    "--scheme", type=click.Choice(["https", "http"]), default=None, help="Default: http for loopback."
+)
+@click.option("--database-url", default=None, help="Default: a SQLite file under ./var/.")
+@click.option("--charter", "charter_id", default="group", show_default=True, help="Charter id in charter/.")
+@click.option(
+    "--registration", type=click.Choice(["open", "invite", "closed"]), default="invite", show_default=True
+)
+@click.pass_context
+def init(
+    ctx: click.Context,
+    domain: str,
+    scheme: str | None,
+    database_url: str | None,
+    charter_id: str,
+    registration: str,
+) -> None:
+    """Write a config with a new secret key (if none exists), create the database and the instance keys."""
+    path = ctx.obj["config"] or DEFAULT_CONFIG
+    if path.exists():
+        click.echo(f"Keeping the existing config {path}.")
+    else:
+        from server.config import host_of, is_loopback_host
+
+        values: dict[str, Any] = {
+            "domain": domain,
+            "scheme": scheme or ("http" if is_loopback_host(host_of(domain)) else "https"),
+            "secret_key": secrets.token_urlsafe(48),
+            "charter": charter_id,
+            "registration": registration,
+        }
+        if database_url:
+            values["database_url"] = database_url
+        try:
+            load_settings(None, **values)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from exc
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(tomli_w.dumps(values))
+        path.chmod(0o600)
+        click.echo(f"Wrote {path} (with a new secret key; keep this file private).")
+    ctx.obj["config"] = path
+    settings = settings_of(ctx)
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+
+    async def setup(context: Context) -> list[str]:
+        await migrations.upgrade(context.engine)
+        async with context.transaction() as session:
+            return await ensure_instance_keys(session, context.clock.now())
+
+    created = run_async(setup, settings)
+    click.echo("Database ready (migrated to the latest schema).")
+    click.echo(f"Instance keys: {'created ' + ', '.join(created) if created else 'already present'}.")
+
+
+@main.command()
+@click.option("--to", "revision", default="head", show_default=True, help="Target revision.")
+@click.option("--down", is_flag=True, help="Downgrade to the target revision instead of upgrading.")
+@click.pass_context
+def migrate(ctx: click.Context, revision: str, down: bool) -> None:
+    """Bring the database schema to the latest version (or to --to)."""
+    settings = settings_of(ctx)
+
+    async def go(context: Context) -> str | None:
+        if down:
+            await migrations.downgrade(context.engine, revision)
+        else:
+            await migrations.upgrade(context.engine, revision)
+        return await migrations.current_revision(context.engine)
+
+    click.echo(f"Database at revision {run_async(go, settings) or 'base (empty)'}.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Web processes.")
+@click.pass_context
+def run(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve the web interface, the API and the federation endpoints."""
+    import uvicorn
+
+    settings = settings_of(ctx)
+
+    async def check(context: Context) -> str | None:
+        try:
+            if await migrations.is_at_head(context.engine):
+                return None
+        except Exception as exc:
+            return f"database {settings.database_url}: {type(exc).__name__}: {exc}"
+        return "the database is not at the latest schema: run `cercle migrate` (or `cercle init`)"
+
+    problem = run_async(check, settings)
+    if problem:
+        fail(problem)
+    path = config_path(ctx)
+    if path is not None:
+        os.environ["CERCLE_CONFIG"] = str(path.resolve())
+    click.echo(f"Cercle {__version__} serving {settings.base_url} on http://{host}:{port}")
+    uvicorn.run(
+        "server.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@main.group()
+def user() -> None:
+    """Manage accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--email", required=True)
+@click.option("--display-name", default="")
+@click.option("--admin", is_flag=True, help="Give the administrator role.")
+@click.option(
+    "--password",
+    envvar="CERCLE_NEW_PASSWORD",
+    help="Password (or CERCLE_NEW_PASSWORD; asked for when on a terminal; omit with --no-password).",
+)
+@click.option("--no-password", is_flag=True, help="No password (single sign-on only).")
+@click.pass_context
+def user_create(
+    ctx: click.Context,
+    username: str,
+    email: str,
+    display_name: str,
+    admin: bool,
+    password: str | None,
+    no_password: bool,
+) -> None:
+    """Create an account."""
+    settings = settings_of(ctx)
+    if password is None and not no_password:
+        if not sys.stdin.isatty():
+            fail("password: give --password, CERCLE_NEW_PASSWORD or --no-password (no terminal to ask on)")
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def go(context: Context) -> str:
+        async with context.transaction() as session:
+            created = await accounts.create_user(
+                session,
+                settings,
+                context.clock.now(),
+                username=username,
+                email=email,
+                password=None if no_password else password,
+                display_name=display_name,
+                is_admin=admin,
+            )
+            return created.username
+
+    click.echo(f"Created user {run_async(go, settings)}{' (administrator)' if admin else ''}.")
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """List accounts."""
+    settings = settings_of(ctx)
+
+    async def go(context: Context) -> list[tuple[str, str, str, str]]:
+        async with context.sessions() as session:
+            return [
+                (
+                    u.username,
+                    u.email,
+                    "admin" if u.is_admin else "",
+                    "disabled" if u.disabled_at else "active",
+                )
+                for u in await list_users(session)
+            ]
+
+    rows = run_async(go, settings)
+    if not rows:
+        click.echo("No users yet: `cercle user create NAME --email ...`.")
+    for row in rows:
+        click.echo("\t".join(row))
+
+
+@user.command("disable")
+@click.argument("username")
+@click.pass_context
+def user_disable(ctx: click.Context, username: str) -> None:
+    """Disable an account: no more sign-in, its sessions and tokens stop working."""
+    settings = settings_of(ctx)
+
+    async def go(context: Context) -> str:
+        async with context.transaction() as session:
+            return (await accounts.disable_user(session, context.clock.now(), username)).username
+
+    click.echo(f"Disabled {run_async(go, settings)}.")
+
+
+@user.command("invite")
+@click.option("--email", default=None, help="Bind the invitation to this address.")
+@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 365))
+@click.pass_context
+def user_invite(ctx: click.Context, email: str | None, days: int) -> None:
+    """Create an invitation code for sign-up on an invite-only instance."""
+    settings = settings_of(ctx)
+
+    async def go(context: Context) -> str:
+        async with context.transaction() as session:
+            return await accounts.create_invitation(
+                session, context.clock.now(), created_by=None, email=email, days=days
+            )
+
+    code = run_async(go, settings)
+    click.echo(f"{settings.base_url}/signup?invitation={code}")
+
+
+

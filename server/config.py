@@ -1,0 +1,210 @@
+"""Settings: read once, from an optional TOML file and `CERCLE_*` environment variables.
+
+Environment variables win over the file. Nested values use a double underscore
+(`CERCLE_SMTP__HOST`). A wrong or missing setting becomes one `SettingsError` line that
+names the setting, so `cercle` can stop with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/cercle.db"
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message is one line naming it."""
+
+
+class Peer(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    domain: str
+    jurisdiction: str
+    signature: Literal["auto", "rfc9421", "cavage"] = "auto"
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not value or "/" in value or " " in value:
+            raise ValueError("must be a host name with an optional port, like 'munich.example.com'")
+        return value
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _jurisdiction(cls, value: str) -> str:
+        return value.strip().upper()
+
+
+class Smtp(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = False
+    from_address: str = "cercle@localhost"
+    timeout_seconds: float = 10.0
+
+
+def host_of(domain: str) -> str:
+    """The host part of `domain` (which may carry a port, or be a bracketed IPv6 address)."""
+    if domain.startswith("["):
+        return domain[1 : domain.index("]")]
+    return domain.rsplit(":", 1)[0] if domain.count(":") == 1 else domain
+
+
+def is_loopback_host(host: str) -> bool:
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CERCLE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    domain: str = "localhost:8000"
+    scheme: Literal["https", "http"] = "https"
+    instance_name: str = "Cercle"
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: SecretStr
+    charter: str = "group"
+    charter_dir: Path = Path("charter")
+    data_dir: Path = Path("var")
+    media_dir: Path = Path("var/media")
+    registration: Literal["open", "invite", "closed"] = "invite"
+    federation_mode: Literal["allowlist", "open"] = "allowlist"
+    allow_private_addresses: bool = False
+    peers: list[Peer] = Field(default_factory=list)
+    smtp: Smtp = Field(default_factory=Smtp)
+    default_language: Literal["en", "fr", "de"] = "en"
+    run_workers_in_process: bool = True
+    password_time_cost: int = Field(default=3, ge=1)
+    password_memory_kib: int = Field(default=65536, ge=64)
+    demo: bool = False
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not value or "/" in value or " " in value or value.startswith("http"):
+            raise ValueError(
+                "must be a host name with an optional port, like 'paris.example.com' (no scheme)"
+            )
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters; `cercle init` generates one")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with 'sqlite+aiosqlite://' or 'postgresql+asyncpg://'")
+        return value
+
+    @model_validator(mode="after")
+    def _http_only_for_loopback(self) -> Settings:
+        if self.scheme == "http" and not is_loopback_host(host_of(self.domain)):
+            raise ValueError("scheme: 'http' is allowed only for a loopback domain such as localhost:8000")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.domain}"
+
+    @property
+    def host(self) -> str:
+        return host_of(self.domain)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    def peer(self, domain: str) -> Peer | None:
+        domain = domain.lower()
+        return next((p for p in self.peers if p.domain == domain), None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+def _describe(error: Any) -> str:
+    loc = [str(p) for p in error.get("loc", ()) if p not in ("function-after",)]
+    name = ".".join(loc) if loc else "settings"
+    env = "CERCLE_" + "__".join(part.upper() for part in loc if not part.isdigit()) if loc else ""
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if error.get("type") == "missing":
+        message = "is required"
+    elif error.get("type") == "extra_forbidden":
+        message = "is not a known setting"
+    if not loc and ": " in message:
+        name, message = message.split(": ", 1)
+        env = "CERCLE_" + name.upper()
+    where = f" ({env})" if env else ""
+    return f"setting '{name}'{where}: {message}"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"config file {path}: not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path}: {exc}") from exc
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from `config_file` (TOML), overridden by `CERCLE_*` variables, then by `overrides`."""
+    file_values = read_config_file(config_file) if config_file is not None else {}
+
+    class _FileSource(PydanticBaseSettingsSource):
+        def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+            return file_values.get(field_name), field_name, False
+
+        def __call__(self) -> dict[str, Any]:
+            return dict(file_values)
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _FileSource(settings_cls))
+
+    try:
+        return _Loaded(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc.errors()[0])) from exc

@@ -1,0 +1,8 @@
+"""The complete metadata: importing this module registers every table."""
+
+from __future__ import annotations
+
+from server.storage import models  # noqa: F401  (registers the tables)
+from server.storage.base import Base
+
+metadata = Base.metadata

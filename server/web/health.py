@@ -1,0 +1,31 @@
+"""Probes for orchestrators: `/healthz` (the process answers) and `/readyz` (it can serve)."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from server.context import Context
+from server.storage.migrate import current_revision, head_revision
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    ctx: Context = request.app.state.ctx
+    checks: dict[str, str] = {}
+    try:
+        async with ctx.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        current, head = await current_revision(ctx.engine), head_revision()
+        checks["migrations"] = (
+            "ok" if current == head else f"at {current}, head is {head}: run `cercle migrate`"
+        )
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -1,0 +1,162 @@
+"""The `cercle` command, run as a real process the way an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.pg import free_port
+
+CERCLE = str(Path(sys.executable).parent / "cercle")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cercle(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CERCLE_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [CERCLE, *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Path:
+    (tmp_path / "charter").symlink_to(REPO / "charter")
+    result = cercle("init", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return tmp_path
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = cercle("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("init", "migrate", "run", "user"):
+        assert command in result.stdout
+    user_help = cercle("user", "--help", cwd=tmp_path)
+    for command in ("create", "list", "disable"):
+        assert command in user_help.stdout
+    assert cercle("--version", cwd=tmp_path).stdout.strip() == "cercle, version 0.1.0"
+
+
+def test_init_writes_a_private_config_with_a_fresh_secret(instance: Path, tmp_path: Path) -> None:
+    config = instance / "cercle.toml"
+    values = tomllib.loads(config.read_text())
+    assert len(values["secret_key"]) >= 32
+    assert values["scheme"] == "http" and values["domain"] == "localhost:8000"
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
+    assert (instance / "var" / "cercle.db").exists()
+    again = cercle("init", cwd=instance)
+    assert again.returncode == 0
+    assert "Keeping the existing config" in again.stdout
+    assert "already present" in again.stdout
+    assert tomllib.loads(config.read_text())["secret_key"] == values["secret_key"]
+    other = tmp_path / "other"
+    other.mkdir()
+    cercle("init", cwd=other)
+    assert tomllib.loads((other / "cercle.toml").read_text())["secret_key"] != values["secret_key"]
+
+
+def test_user_create_list_disable(instance: Path) -> None:
+    created = cercle(
+        "user",
+        "create",
+        "alice",
+        "--email",
+        "alice@corp.example",
+        "--password",
+        "correct horse battery",
+        "--admin",
+        cwd=instance,
+    )
+    assert created.returncode == 0, created.stderr
+    assert "Created user alice (administrator)" in created.stdout
+    listed = cercle("user", "list", cwd=instance)
+    assert listed.stdout.strip() == "alice\talice@corp.example\tadmin\tactive"
+    assert cercle("user", "disable", "alice", cwd=instance).returncode == 0
+    assert cercle("user", "list", cwd=instance).stdout.strip().endswith("disabled")
+
+
+def test_bad_input_is_one_line_on_stderr_and_changes_nothing(instance: Path) -> None:
+    bad = cercle(
+        "user", "create", "bob", "--email", "not-an-email", "--password", "long enough pw", cwd=instance
+    )
+    assert bad.returncode == 1
+    assert bad.stdout == ""
+    assert bad.stderr.strip() == "Error: email: is not a valid e-mail address"
+    no_password = cercle("user", "create", "bob", "--email", "bob@corp.example", cwd=instance)
+    assert no_password.returncode == 1
+    assert "password:" in no_password.stderr
+    unknown = cercle("user", "disable", "nobody", cwd=instance)
+    assert unknown.returncode == 1 and "no user named 'nobody'" in unknown.stderr
+    assert "No users yet" in cercle("user", "list", cwd=instance).stdout
+
+
+def test_a_wrong_setting_stops_with_one_line(instance: Path) -> None:
+    result = cercle("user", "list", cwd=instance, env={"CERCLE_SCHEME": "gopher"})
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: setting 'scheme' (CERCLE_SCHEME):")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_migrate_down_and_up(instance: Path) -> None:
+    down = cercle("migrate", "--down", "--to", "base", cwd=instance)
+    assert down.returncode == 0 and "base (empty)" in down.stdout
+    refused = cercle("run", "--port", str(free_port()), cwd=instance)
+    assert refused.returncode == 1 and "cercle migrate" in refused.stderr
+    up = cercle("migrate", cwd=instance)
+    assert up.returncode == 0 and "Database at revision" in up.stdout
+
+
+def test_init_and_migrate_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    result = cercle("init", "--database-url", pg_url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    created = cercle(
+        "user", "create", "zoe", "--email", "zoe@corp.example", "--password", "x" * 12, cwd=tmp_path
+    )
+    assert created.returncode == 0, created.stderr
+    assert cercle("user", "list", cwd=tmp_path).stdout.startswith("zoe\t")
+
+
+def test_run_serves_until_stopped(instance: Path) -> None:
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CERCLE_")}
+    log = (instance / "run.log").open("wb")
+    process = subprocess.Popen(
+        [CERCLE, "run", "--port", str(port)],
+        cwd=instance,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert ready.status_code == 200 and ready.json()["ready"] is True
+        assert httpx.get(f"http://127.0.0.1:{port}/login", timeout=5).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+    assert "serving http://localhost:8000" in (instance / "run.log").read_text()
