@@ -289,6 +289,3 @@ def user_invite(ctx: click.Context, email: str | None, days: int) -> None:
 
     code = run_async(go, settings)
     click.echo(f"{settings.base_url}/signup?invitation={code}")
-
-
-
