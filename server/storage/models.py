@@ -22,6 +22,9 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     language: Mapped[str | None] = mapped_column(String(8))
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("actors.id", ondelete="SET NULL"), unique=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     @property
