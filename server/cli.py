@@ -122,7 +122,7 @@ def init(
     async def setup(context: Context) -> list[str]:
         await migrations.upgrade(context.engine)
         async with context.transaction() as session:
-            return await ensure_instance_keys(session, context.clock.now())
+            return await ensure_instance_keys(session, settings, context.clock.now())
 
     created = run_async(setup, settings)
     click.echo("Database ready (migrated to the latest schema).")

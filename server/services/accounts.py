@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
 from server.errors import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
+from server.services.actors import create_local_person
 from server.storage import accounts as store
 from server.storage.models import ApiToken, Invitation, User
 
@@ -88,6 +89,8 @@ async def create_user(
         password_hasher(settings).hash(validate_password(password)) if password is not None else None
     )
     taken = await store.username_or_email_taken(session, username, email)
+    if taken is None and await store.local_name_taken(session, settings.domain, username):
+        taken = "username"
     if taken:
         raise Conflict(
             f"this {'user name' if taken == 'username' else 'e-mail address'} is already taken", field=taken
@@ -101,6 +104,8 @@ async def create_user(
         session_epoch=0,
         created_at=now,
     )
+    actor = await create_local_person(session, settings, now, username=username, display_name=display_name)
+    user.actor_id = actor.id
     return await store.add_user(session, user)
 
 

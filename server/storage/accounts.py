@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.storage.models import ApiToken, Invitation, LoginThrottle, User
+from server.storage.social import Actor
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
@@ -36,6 +37,12 @@ async def username_or_email_taken(session: AsyncSession, username: str, email: s
     for row in rows:
         return "username" if row.username == username else "email"
     return None
+
+
+async def local_name_taken(session: AsyncSession, domain: str, name: str) -> bool:
+    """Whether a local person or community already uses `name` (they share one namespace)."""
+    result = await session.execute(select(Actor.id).where(Actor.domain == domain, Actor.username == name))
+    return result.first() is not None
 
 
 async def add_user(session: AsyncSession, user: User) -> User:

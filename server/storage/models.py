@@ -1,10 +1,10 @@
-"""Tables of the foundation: accounts, tokens, invitations, sign-in throttling, instance keys."""
+"""Tables of the foundation: accounts, tokens, invitations, sign-in throttling."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.storage.base import Base, UTCDateTime
@@ -22,9 +22,7 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     language: Mapped[str | None] = mapped_column(String(8))
-    actor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("actors.id", ondelete="SET NULL"), unique=True
-    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id", ondelete="SET NULL"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     @property
@@ -65,15 +63,3 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class InstanceKey(Base):
-    """The instance actor's key pairs (RSA-2048 for draft-cavage peers, Ed25519 for RFC 9421)."""
-
-    __tablename__ = "instance_keys"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    algorithm: Mapped[str] = mapped_column(String(20), unique=True)
-    private_pem: Mapped[str] = mapped_column(Text)
-    public_pem: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,4 +1,4 @@
-"""Tables of the social network: actors (local and remote), profiles, communities, posts and what hangs on them.
+"""Tables of the social network: actors (local and remote), profiles, communities, posts and the rest.
 
 Every person and community, local or from a peer instance, is an `Actor` row; local people
 also have a `User` (their login) and local communities a `Community` with `local = True`.
@@ -108,12 +108,17 @@ class Community(Base):
 class CommunityTag(Base):
     __tablename__ = "community_tags"
 
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
+    )
     tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
 
 
 class Membership(Base):
-    """A person in a community. role: owner|manager|moderator|member|guest; state: active|pending|invited|banned."""
+    """A person in a community.
+
+    role: owner | manager | moderator | member | guest; state: active | pending | invited | banned.
+    """
 
     __tablename__ = "memberships"
     __table_args__ = (
@@ -184,7 +189,9 @@ class PostCommunity(Base):
     __table_args__ = (Index("ix_post_communities_feed", "community_id", "created_at", "post_id"),)
 
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
 
