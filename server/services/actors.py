@@ -100,7 +100,7 @@ async def ensure_actor_keys(session: AsyncSession, actor: Actor, now: datetime) 
     rows = (await session.execute(select(ActorKey).where(ActorKey.actor_id == actor.id))).scalars().all()
     found = {row.algorithm: row for row in rows}
     created: list[str] = []
-    makers = {
+    makers: dict[str, tuple[str, Callable[[], keys.PrivateKey]]] = {
         "rsa": ("main-key", keys.generate_rsa_key),
         "ed25519": ("ed25519-key", keys.generate_ed25519_key),
     }
