@@ -14,11 +14,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from server.api import v1
+from server.api import charter as charter_api
+from server.api import media, profiles, v1
 from server.clock import Clock
 from server.config import Settings, load_settings
 from server.context import Context, build_context
 from server.errors import CercleError
+from server.federation import routes as federation
 from server.web import pages
 from server.web.csrf import CSRFMiddleware
 from server.web.health import healthz, readyz
@@ -51,6 +53,10 @@ def create_app(
             Mount("/static", app=StaticFiles(directory=str(static_dir)), name="static"),
             *pages.routes,
             *v1.routes,
+            *profiles.routes,
+            *media.routes,
+            *charter_api.routes,
+            *federation.routes,
         ],
         middleware=[
             Middleware(MetricsMiddleware, metrics=metrics),

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 import tomli_w
 
-from server import __version__
+from server import __version__, cli_charter
 from server.config import Settings, SettingsError, load_settings
 from server.context import Context, build_context
 from server.errors import CercleError
@@ -46,7 +46,10 @@ def settings_of(ctx: click.Context) -> Settings:
 
 def run_async(make: Callable[[Context], Coroutine[Any, Any, T]], settings: Settings) -> T:
     async def main() -> T:
-        context = build_context(settings)
+        try:
+            context = build_context(settings)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from exc
         try:
             return await make(context)
         except CercleError as exc:
@@ -70,6 +73,10 @@ def main(ctx: click.Context, config: Path | None) -> None:
     """Cercle: a federated enterprise social network."""
     ctx.ensure_object(dict)
     ctx.obj["config"] = config
+
+
+for _command in cli_charter.commands:
+    main.add_command(_command)
 
 
 @main.command()

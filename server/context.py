@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server.clock import Clock, SystemClock
-from server.config import Settings
+from server.config import Settings, SettingsError
+from server.policy import Charter, CharterError, load_charter
 from server.storage.engine import create_engine, session_factory
+
+HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 @dataclass
@@ -18,6 +22,8 @@ class Context:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    charter: Charter
+    http: httpx.AsyncClient
     clock: Clock = field(default_factory=SystemClock)
 
     @asynccontextmanager
@@ -27,11 +33,35 @@ class Context:
             yield session
 
     async def close(self) -> None:
+        await self.http.aclose()
         await self.engine.dispose()
 
 
-def build_context(settings: Settings, *, clock: Clock | None = None) -> Context:
+def load_instance_charter(settings: Settings) -> Charter:
+    """The charter this instance enforces; an invalid one stops start-up with its errors."""
+    try:
+        return load_charter(settings.charter_dir, settings.charter)
+    except CharterError as exc:
+        raise SettingsError(f"setting 'charter' (CERCLE_CHARTER): {'; '.join(exc.errors)}") from exc
+
+
+def build_context(
+    settings: Settings, *, clock: Clock | None = None, transport: httpx.AsyncBaseTransport | None = None
+) -> Context:
+    """Everything the services need. `transport` lets tests route outbound HTTP to in-process peers."""
+    charter = load_instance_charter(settings)
     engine = create_engine(settings.database_url)
+    http = httpx.AsyncClient(
+        timeout=HTTP_TIMEOUT,
+        transport=transport,
+        follow_redirects=False,
+        headers={"User-Agent": f"Cercle (+{settings.base_url})"},
+    )
     return Context(
-        settings=settings, engine=engine, sessions=session_factory(engine), clock=clock or SystemClock()
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        charter=charter,
+        http=http,
+        clock=clock or SystemClock(),
     )

@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def cercle(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CERCLE_")}
+    environment["CERCLE_CHARTER_DIR"] = str(REPO / "charter")
     environment.update(env or {})
     return subprocess.run(
         [CERCLE, *args],
@@ -35,7 +36,6 @@ def cercle(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproce
 
 @pytest.fixture
 def instance(tmp_path: Path) -> Path:
-    (tmp_path / "charter").symlink_to(REPO / "charter")
     result = cercle("init", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     return tmp_path
@@ -112,6 +112,12 @@ def test_a_wrong_setting_stops_with_one_line(instance: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_an_unknown_charter_stops_with_its_error(instance: Path) -> None:
+    result = cercle("user", "list", cwd=instance, env={"CERCLE_CHARTER": "atlantis"})
+    assert result.returncode == 1
+    assert "setting 'charter' (CERCLE_CHARTER): atlantis.toml: no such charter" in result.stderr
+
+
 def test_migrate_down_and_up(instance: Path) -> None:
     down = cercle("migrate", "--down", "--to", "base", cwd=instance)
     assert down.returncode == 0 and "base (empty)" in down.stdout
@@ -134,6 +140,7 @@ def test_init_and_migrate_on_postgresql(pg_url: str, tmp_path: Path) -> None:
 def test_run_serves_until_stopped(instance: Path) -> None:
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CERCLE_")}
+    environment["CERCLE_CHARTER_DIR"] = str(REPO / "charter")
     log = (instance / "run.log").open("wb")
     process = subprocess.Popen(
         [CERCLE, "run", "--port", str(port)],
