@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from server.api import charter as charter_api
-from server.api import media, profiles, v1
+from server.api import communities, media, posts, profiles, v1
 from server.clock import Clock
 from server.config import Settings, load_settings
 from server.context import Context, build_context
@@ -53,6 +53,8 @@ def create_app(
             Mount("/static", app=StaticFiles(directory=str(static_dir)), name="static"),
             *pages.routes,
             *v1.routes,
+            *communities.routes,
+            *posts.routes,
             *profiles.routes,
             *media.routes,
             *charter_api.routes,

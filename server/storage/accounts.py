@@ -45,6 +45,11 @@ async def local_name_taken(session: AsyncSession, domain: str, name: str) -> boo
     return result.first() is not None
 
 
+async def get_actor_by_handle(session: AsyncSession, domain: str, username: str) -> Actor | None:
+    query = select(Actor).where(Actor.domain == domain, Actor.username == username)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def add_user(session: AsyncSession, user: User) -> User:
     session.add(user)
     await session.flush()

@@ -1,0 +1,115 @@
+"""Feeds: what appears, in which order, pagination, and a fixed number of queries per page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import event
+
+from server.clock import FakeClock
+from server.context import Context
+from server.services import communities, feeds, follows, posts
+from tests.social.helpers import community, person
+
+
+async def test_home_feed_mixes_my_communities_and_people_i_follow(ctx: Context, clock: FakeClock) -> None:
+    ada, bob, eve = await person(ctx, "ada"), await person(ctx, "bob"), await person(ctx, "eve")
+    design = await community(ctx, bob, "design")
+    secret = await community(ctx, eve, "secret-stuff", "secret")
+    async with ctx.transaction() as session:
+        await communities.join(session, clock.now(), ada, "design")
+        await follows.follow(session, clock.now(), ada, "eve")
+    bodies = [
+        ("bob", "design", "in design"),
+        ("eve", None, "eve on her profile"),
+        ("eve", "secret-stuff", "secret"),
+    ]
+    users = {"bob": bob, "eve": eve}
+    for author, slug, body in bodies:
+        clock.advance(timedelta(minutes=1))
+        async with ctx.transaction() as session:
+            await posts.create_post(
+                session,
+                ctx.settings,
+                clock.now(),
+                users[author],
+                body=body,
+                communities=[slug] if slug else [],
+                on_profile=slug is None,
+            )
+    async with ctx.sessions() as session:
+        page = await feeds.home_feed(session, ada)
+    assert [v.post.source for v in page.items] == ["eve on her profile", "in design"]
+    assert design.slug and secret.slug
+
+
+async def test_cursor_pagination_walks_every_post_once(ctx: Context, clock: FakeClock) -> None:
+    ada = await person(ctx, "ada")
+    await community(ctx, ada, "one")
+    await community(ctx, ada, "two")
+    for i in range(25):
+        clock.advance(timedelta(seconds=1))
+        async with ctx.transaction() as session:
+            await posts.create_post(
+                session,
+                ctx.settings,
+                clock.now(),
+                ada,
+                body=f"post {i}",
+                communities=["one", "two"][: 1 + i % 2],
+            )
+    seen: list[str] = []
+    cursor = None
+    async with ctx.sessions() as session:
+        while True:
+            page = await feeds.home_feed(session, ada, limit=10, cursor=cursor)
+            seen += [v.post.source for v in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+    assert seen == [f"post {i}" for i in reversed(range(25))]
+
+
+async def test_a_feed_page_costs_the_same_number_of_queries_for_5_or_50_posts(
+    ctx: Context, clock: FakeClock
+) -> None:
+    ada, bob = await person(ctx, "ada"), await person(ctx, "bob")
+    for slug in ("alpha", "beta", "gamma"):
+        await community(ctx, ada, slug)
+        async with ctx.transaction() as session:
+            await communities.join(session, clock.now(), bob, slug)
+    for i in range(60):
+        clock.advance(timedelta(seconds=1))
+        async with ctx.transaction() as session:
+            post = await posts.create_post(
+                session,
+                ctx.settings,
+                clock.now(),
+                ada if i % 2 else bob,
+                body=f"#tag{i} hello @bob",
+                communities=[["alpha", "beta", "gamma"][i % 3]],
+                poll_options=["yes", "no"] if i % 7 == 0 else None,
+            )
+            await posts.react(session, clock.now(), bob if i % 2 else ada, post.id, "like")
+            await posts.create_comment(session, ctx.settings, clock.now(), bob, parent_id=post.id, body="ok")
+
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    async def measure(limit: int) -> int:
+        statements.clear()
+        event.listen(ctx.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            async with ctx.sessions() as session:
+                page = await feeds.home_feed(session, ada, limit=limit)
+        finally:
+            event.remove(ctx.engine.sync_engine, "before_cursor_execute", count)
+        assert len(page.items) == limit
+        return len(statements)
+
+    small, large = await measure(5), await measure(50)
+    assert small == large
+    assert large <= 20, statements
