@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from server.api import charter as charter_api
-from server.api import communities, media, posts, profiles, v1
+from server.api import communities, media, openapi, posts, profiles, v1
 from server.clock import Clock
 from server.config import Settings, load_settings
 from server.context import Context, build_context
@@ -54,6 +54,7 @@ def create_app(
             *pages.routes,
             *v1.routes,
             *communities.routes,
+            *openapi.routes,
             *posts.routes,
             *profiles.routes,
             *media.routes,
@@ -77,6 +78,11 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.metrics = metrics
+    app.state.openapi_extra = {
+        path: operations
+        for module in (profiles, media, charter_api)
+        for path, operations in getattr(module, "OPENAPI", {}).items()
+    }
     app.state.templates = build_templates()
     return app
 

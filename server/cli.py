@@ -16,11 +16,12 @@ import tomli_w
 from server import __version__, cli_charter
 from server.config import Settings, SettingsError, load_settings
 from server.context import Context, build_context
-from server.errors import CercleError
-from server.services import accounts
+from server.errors import CercleError, NotFound
+from server.services import accounts, communities, demo
 from server.services.instance import ensure_instance_keys
+from server.storage import communities as community_store
 from server.storage import migrate as migrations
-from server.storage.accounts import list_users
+from server.storage.accounts import get_user_by_username, list_users
 
 DEFAULT_CONFIG = Path("cercle.toml")
 T = TypeVar("T")
@@ -189,6 +190,97 @@ def run(ctx: click.Context, host: str, port: int, workers: int) -> None:
         proxy_headers=True,
         log_level="info",
     )
+
+
+@main.command()
+@click.pass_context
+def seed(ctx: click.Context) -> None:
+    """Fill an empty instance with demo people, communities and threads (for trying Cercle)."""
+    settings = settings_of(ctx)
+    login = run_async(demo.seed, settings)
+    if login is None:
+        click.echo("This instance already has people: no demo data added.")
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    note = settings.data_dir / "demo-login.txt"
+    note.write_text(f"user: {login.username}\npassword: {login.password}\n")
+    note.chmod(0o600)
+    click.echo(f"Demo data added. Sign in as '{login.username}' with password '{login.password}'")
+    click.echo(f"(every demo person has this password; it is also in {note}).")
+
+
+@main.group()
+def community() -> None:
+    """Manage communities."""
+
+
+@community.command("create")
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--owner", required=True, help="User name of the first owner.")
+@click.option(
+    "--kind",
+    type=click.Choice(["functional", "project", "practice", "expertise", "interest", "sector"]),
+    required=True,
+)
+@click.option(
+    "--visibility", type=click.Choice(["open", "closed", "secret"]), default="open", show_default=True
+)
+@click.option("--description", default="")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeat for several).")
+@click.pass_context
+def community_create(
+    ctx: click.Context,
+    slug: str,
+    name: str,
+    owner: str,
+    kind: str,
+    visibility: str,
+    description: str,
+    tags: tuple[str, ...],
+) -> None:
+    """Create a community owned by an existing person."""
+    settings = settings_of(ctx)
+
+    async def go(context: Context) -> str:
+        async with context.transaction() as session:
+            person = await get_user_by_username(session, owner)
+            if person is None:
+                raise NotFound(f"no user named '{owner}'", field="owner")
+            created = await communities.create_community(
+                session,
+                settings,
+                context.clock.now(),
+                person,
+                slug=slug,
+                name=name,
+                kind=kind,
+                visibility=visibility,
+                description=description,
+                tags=tags,
+            )
+            return created.slug
+
+    click.echo(f"Created community {run_async(go, settings)} ({visibility}, {kind}), owned by {owner}.")
+
+
+@community.command("list")
+@click.pass_context
+def community_list(ctx: click.Context) -> None:
+    """List the communities hosted here, with their member counts."""
+    settings = settings_of(ctx)
+
+    async def go(context: Context) -> list[tuple[str, str, str, str, int]]:
+        async with context.sessions() as session:
+            rows = await community_store.list_local_communities(session)
+            counts = await community_store.member_counts(session, [c.id for c in rows])
+            return [(c.slug, c.kind, c.visibility, c.name, counts.get(c.id, 0)) for c in rows]
+
+    rows = run_async(go, settings)
+    if not rows:
+        click.echo("No communities yet: `cercle community create SLUG --name ... --owner ... --kind ...`.")
+    for slug, kind, visibility, name, count in rows:
+        click.echo(f"{slug}\t{kind}\t{visibility}\t{count} members\t{name}")
 
 
 @main.group()

@@ -167,3 +167,45 @@ def test_run_serves_until_stopped(instance: Path) -> None:
         process.wait(timeout=20)
         log.close()
     assert "serving http://localhost:8000" in (instance / "run.log").read_text()
+
+
+def test_seed_fills_an_empty_instance_once_and_communities_list(instance: Path) -> None:
+    seeded = cercle("seed", cwd=instance)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "Sign in as 'camille'" in seeded.stdout
+    assert (instance / "var" / "demo-login.txt").read_text().startswith("user: camille\n")
+    listed = cercle("community", "list", cwd=instance).stdout.splitlines()
+    assert len(listed) == 7
+    assert any(line.startswith("comite-direction\tfunctional\tsecret\t1 members") for line in listed)
+    again = cercle("seed", cwd=instance)
+    assert again.returncode == 0 and "already has people" in again.stdout
+
+
+def test_community_create_from_the_command_line(instance: Path) -> None:
+    cercle("user", "create", "ada", "--email", "ada@corp.example", "--password", "x" * 12, cwd=instance)
+    created = cercle(
+        "community",
+        "create",
+        "quality",
+        "--name",
+        "Quality",
+        "--owner",
+        "ada",
+        "--kind",
+        "practice",
+        "--tag",
+        "ISO 9001",
+        cwd=instance,
+    )
+    assert created.returncode == 0, created.stderr
+    assert cercle("community", "list", cwd=instance).stdout.startswith(
+        "quality\tpractice\topen\t1 members\tQuality"
+    )
+    unknown_owner = cercle(
+        "community", "create", "q2", "--name", "Q2", "--owner", "nobody", "--kind", "practice", cwd=instance
+    )
+    assert unknown_owner.returncode == 1 and "owner: no user named 'nobody'" in unknown_owner.stderr
+    taken = cercle(
+        "community", "create", "ada", "--name", "Ada", "--owner", "ada", "--kind", "practice", cwd=instance
+    )
+    assert taken.returncode == 1 and "slug: this name is already used" in taken.stderr

@@ -31,6 +31,11 @@ async def get_communities(session: AsyncSession, ids: Sequence[int]) -> dict[int
     return {c.id: c for c in rows.scalars()}
 
 
+async def list_local_communities(session: AsyncSession, *, limit: int = 10_000) -> Sequence[Community]:
+    query = select(Community).where(Community.local.is_(True)).order_by(Community.slug).limit(limit)
+    return (await session.execute(query)).scalars().all()
+
+
 async def add_community(session: AsyncSession, community: Community, tags: Sequence[str]) -> Community:
     session.add(community)
     await session.flush()

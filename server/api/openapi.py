@@ -1,0 +1,287 @@
+"""The OpenAPI 3.1 description of `/api/v1`, served at `/api/openapi.json`.
+
+Written as data next to the routes; a test checks that every API route is described and that
+the document is valid OpenAPI 3.1, so the two cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server import __version__
+
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(required: list[str] | None = None, **props: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+STR, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+NSTR = {"type": ["string", "null"]}
+TIME = {"type": "string", "format": "date-time"}
+STRS = {"type": "array", "items": STR}
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": _obj(
+        ["type", "title", "status", "detail"],
+        type=STR,
+        title=STR,
+        status=INT,
+        detail=STR,
+        errors={"type": "array", "items": _obj(["field", "detail"], field=STR, detail=STR)},
+    ),
+    "User": _obj(
+        ["id", "username"],
+        id=INT,
+        username=STR,
+        display_name=STR,
+        email=STR,
+        is_admin=BOOL,
+        language=NSTR,
+        created_at=TIME,
+    ),
+    "Token": _obj(
+        ["id", "name"],
+        id=INT,
+        name=STR,
+        created_at=TIME,
+        last_used_at={"type": ["string", "null"]},
+        revoked=BOOL,
+        token={"type": "string", "description": "Only in the answer to its creation."},
+    ),
+    "Actor": _obj(
+        ["username", "domain"], username=STR, display_name=STR, domain=STR, local=BOOL, handle=STR, url=STR
+    ),
+    "Community": _obj(
+        ["slug", "name", "kind", "visibility"],
+        slug=STR,
+        name=STR,
+        kind={"enum": ["functional", "project", "practice", "expertise", "interest", "sector"]},
+        visibility={"enum": ["open", "closed", "secret"]},
+        tags=STRS,
+        description=STR,
+        rules=STR,
+        local=BOOL,
+        created_at=TIME,
+        member_count=INT,
+        my_membership={"oneOf": [{"type": "null"}, _obj(["role", "state"], role=STR, state=STR)]},
+    ),
+    "NewCommunity": _obj(
+        ["slug", "name", "kind"],
+        slug=STR,
+        name=STR,
+        kind=STR,
+        visibility={"enum": ["open", "closed", "secret"]},
+        description=STR,
+        rules=STR,
+        tags=STRS,
+    ),
+    "Membership": _obj(
+        ["id", "person", "role", "state"], id=INT, person=_ref("Actor"), role=STR, state=STR, since=TIME
+    ),
+    "Post": _obj(
+        ["id", "uri", "kind", "author", "content_html"],
+        id=INT,
+        uri=STR,
+        kind={"enum": ["post", "comment", "poll"]},
+        author=_ref("Actor"),
+        title=STR,
+        content_html=STR,
+        source=STR,
+        on_profile=BOOL,
+        communities={"type": "array", "items": _obj(["slug"], slug=STR, name=STR, pinned=BOOL)},
+        parent_id={"type": ["integer", "null"]},
+        root_id={"type": ["integer", "null"]},
+        created_at=TIME,
+        edited_at={"type": ["string", "null"]},
+        deleted=BOOL,
+        held=BOOL,
+        comment_count=INT,
+        reactions={"type": "object", "additionalProperties": INT},
+        my_reactions=STRS,
+        attachments={"type": "array", "items": {"type": "object"}},
+        poll={"type": "object"},
+    ),
+    "NewPost": _obj(
+        ["body"],
+        title=STR,
+        body=STR,
+        communities=STRS,
+        on_profile=BOOL,
+        poll_options=STRS,
+        language=STR,
+        attachment_ids={"type": "array", "items": INT},
+    ),
+    "Page": _obj(["items"], items={"type": "array", "items": _ref("Post")}, next_cursor=NSTR),
+    "Notification": _obj(
+        ["id", "kind"],
+        id=INT,
+        kind=STR,
+        actor={"type": ["object", "null"]},
+        community={"type": ["object", "null"]},
+        post_id={"type": ["integer", "null"]},
+        detail=STR,
+        created_at=TIME,
+        read=BOOL,
+    ),
+}
+
+_ERRORS = {
+    str(code): {"description": text, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+    for code, text in ((401, "Not signed in"), (403, "Forbidden"), (404, "Not found"), (422, "Invalid input"))
+}
+
+
+def _op(
+    summary: str, *, ok: int = 200, body: str | None = None, returns: Any = None, query: tuple[str, ...] = ()
+) -> Any:
+    op: dict[str, Any] = {"summary": summary, "responses": {**_ERRORS}}
+    if returns is None:
+        op["responses"][str(ok)] = {"description": "Done"}
+    else:
+        op["responses"][str(ok)] = {"description": "OK", "content": {JSON: {"schema": returns}}}
+    if body:
+        op["requestBody"] = {
+            "required": True,
+            "content": {JSON: {"schema": _ref(body) if body[0].isupper() else {}}},
+        }
+    if query:
+        op["parameters"] = [{"name": q, "in": "query", "required": False, "schema": STR} for q in query]
+    return op
+
+
+def _path_params(path: str) -> list[dict[str, Any]]:
+    names = [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
+    return [
+        {"name": n, "in": "path", "required": True, "schema": INT if n.endswith("id") else STR} for n in names
+    ]
+
+
+def _list(ref: str) -> dict[str, Any]:
+    return _obj(["items"], items={"type": "array", "items": _ref(ref)}, next_cursor=NSTR)
+
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/me": {"get": _op("The signed-in person", returns=_ref("User"))},
+    "/api/v1/tokens": {
+        "get": _op("My personal API tokens", returns=_list("Token")),
+        "post": _op(
+            "Create a token (the secret is shown once)", ok=201, body="object", returns=_ref("Token")
+        ),
+    },
+    "/api/v1/tokens/{token_id}": {"delete": _op("Revoke a token", ok=204)},
+    "/api/v1/communities": {
+        "get": _op(
+            "Community directory", returns=_list("Community"), query=("q", "kind", "tag", "cursor", "limit")
+        ),
+        "post": _op("Create a community", ok=201, body="NewCommunity", returns=_ref("Community")),
+    },
+    "/api/v1/communities/{slug}": {
+        "get": _op("A community", returns=_ref("Community")),
+        "patch": _op("Edit a community (managers)", body="object", returns=_ref("Community")),
+    },
+    "/api/v1/communities/{slug}/join": {"post": _op("Join, ask to join, or accept an invitation", ok=201)},
+    "/api/v1/communities/{slug}/leave": {"post": _op("Leave", ok=204)},
+    "/api/v1/communities/{slug}/members": {
+        "get": _op(
+            "Members (state=active|pending|invited|banned)",
+            returns=_list("Membership"),
+            query=("state", "after"),
+        )
+    },
+    "/api/v1/communities/{slug}/invitations": {"post": _op("Invite a person", ok=201, body="object")},
+    "/api/v1/communities/{slug}/requests/{username}/{decision}": {
+        "post": _op("Approve or deny a request to join (decision: approve|deny)")
+    },
+    "/api/v1/communities/{slug}/members/{username}/{what}": {
+        "post": _op("Remove, ban, or change the role of a member (what: remove|ban|role)", ok=204)
+    },
+    "/api/v1/communities/{slug}/feed": {
+        "get": _op("Community feed", returns=_ref("Page"), query=("cursor", "limit"))
+    },
+    "/api/v1/communities/{slug}/pins/{post_id}": {
+        "put": _op("Pin a post", ok=204),
+        "delete": _op("Unpin a post", ok=204),
+    },
+    "/api/v1/posts": {"post": _op("Write a post or a poll", ok=201, body="NewPost", returns=_ref("Post"))},
+    "/api/v1/posts/{post_id}": {
+        "get": _op("A post", returns=_ref("Post")),
+        "patch": _op("Edit my post (the previous version is kept)", body="object", returns=_ref("Post")),
+        "delete": _op("Delete (a tombstone remains for replies)", ok=204),
+    },
+    "/api/v1/posts/{post_id}/thread": {"get": _op("A post and its comments", returns={"type": "object"})},
+    "/api/v1/posts/{post_id}/revisions": {
+        "get": _op("Earlier versions of a post", returns={"type": "object"})
+    },
+    "/api/v1/posts/{post_id}/comments": {"post": _op("Comment", ok=201, body="object", returns=_ref("Post"))},
+    "/api/v1/posts/{post_id}/reactions/{kind}": {
+        "put": _op("React (like, celebrate, support, insightful, curious)", ok=201),
+        "delete": _op("Remove my reaction", ok=204),
+    },
+    "/api/v1/posts/{post_id}/votes": {"post": _op("Vote in a poll", ok=204, body="object")},
+    "/api/v1/feed/home": {"get": _op("Home feed", returns=_ref("Page"), query=("cursor", "limit"))},
+    "/api/v1/people/{username}/posts": {
+        "get": _op("A person's posts", returns=_ref("Page"), query=("cursor", "limit"))
+    },
+    "/api/v1/people/{username}/follow": {"put": _op("Follow", ok=204), "delete": _op("Unfollow", ok=204)},
+    "/api/v1/notifications": {
+        "get": _op("My notifications", returns=_list("Notification"), query=("before", "limit", "unread"))
+    },
+    "/api/v1/notifications/read": {"post": _op("Mark notifications read", body="object")},
+    "/api/v1/unread": {"get": _op("Unread counts", returns={"type": "object", "additionalProperties": INT})},
+}
+
+
+def document(extra_paths: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    paths = {**PATHS, **(extra_paths or {})}
+    for path, operations in paths.items():
+        params = _path_params(path)
+        if params:
+            for operation in operations.values():
+                operation.setdefault("parameters", [])
+                names = {p["name"] for p in operation["parameters"]}
+                operation["parameters"] = [p for p in params if p["name"] not in names] + operation[
+                    "parameters"
+                ]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Cercle API",
+            "version": __version__,
+            "description": "The JSON API of a Cercle instance. Errors are RFC 9457 problem details.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A personal API token (cercle_…)",
+                },
+                "session": {"type": "apiKey", "in": "cookie", "name": "cercle_session"},
+            },
+        },
+        "paths": paths,
+    }
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(document(getattr(request.app.state, "openapi_extra", None)))
+
+
+routes = [Route("/api/openapi.json", openapi_json)]
