@@ -78,11 +78,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.metrics = metrics
-    app.state.openapi_extra = {
-        path: operations
-        for module in (profiles, media, charter_api)
-        for path, operations in getattr(module, "OPENAPI", {}).items()
-    }
+
     app.state.templates = build_templates()
     return app
 

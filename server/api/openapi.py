@@ -6,6 +6,7 @@ the document is valid OpenAPI 3.1, so the two cannot drift apart silently.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from starlette.requests import Request
@@ -242,11 +243,67 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/notifications/read": {"post": _op("Mark notifications read", body="object")},
     "/api/v1/unread": {"get": _op("Unread counts", returns={"type": "object", "additionalProperties": INT})},
+    "/api/v1/profile": {
+        "get": _op("My profile, with each field's visibility", returns={"type": "object"}),
+        "patch": _op(
+            "Change my profile: any of display_name, job_title, department, site, languages, expertise, "
+            "interests, bio, contact, visibility (field → network|instance|nobody), avatar_attachment_id",
+            body="object",
+            returns={"type": "object"},
+        ),
+    },
+    "/api/v1/people": {
+        "get": _op(
+            "People directory: who knows about X",
+            returns={"type": "object"},
+            query=("q", "expertise", "interest", "language", "department", "site", "cursor", "limit"),
+        )
+    },
+    "/api/v1/people/{username}": {
+        "get": _op("A person's profile, as I may see it", returns={"type": "object"})
+    },
+    "/api/v1/media": {
+        "post": {
+            **_op(
+                "Upload a file (multipart field 'file', optional 'description')",
+                ok=201,
+                returns={"type": "object"},
+            ),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": _obj(["file"], file={"type": "string", "format": "binary"}, description=STR)
+                    }
+                },
+            },
+        }
+    },
+    "/api/v1/media/{attachment_id}": {"get": _op("An attachment's metadata", returns={"type": "object"})},
+    "/api/v1/charter": {"get": _op("The charter in force, in my language, and whether I must accept it")},
+    "/api/v1/charter/accept": {"post": _op("Accept the charter in force")},
+    "/api/v1/charter/consents": {
+        "get": _op("My cross-border consents"),
+        "post": _op("Give a separate cross-border consent (jurisdiction)", body="object"),
+        "delete": _op("Withdraw a consent (jurisdiction)", body="object"),
+    },
+    "/api/v1/charter/acceptances": {"get": _op("Acceptance records (administrators; ?format=csv)")},
+    "/api/v1/audit": {
+        "get": _op(
+            "The charter audit log (administrators)",
+            query=("since", "article", "action", "point", "cursor", "limit"),
+        )
+    },
+    "/api/v1/legal-holds": {
+        "get": _op("Legal holds (administrators)"),
+        "post": _op("Place a legal hold (administrators)", ok=201, body="object"),
+    },
+    "/api/v1/legal-holds/{hold_id}/release": {"post": _op("Release a legal hold (administrators)")},
 }
 
 
-def document(extra_paths: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    paths = {**PATHS, **(extra_paths or {})}
+def document() -> dict[str, Any]:
+    paths = copy.deepcopy(PATHS)
     for path, operations in paths.items():
         params = _path_params(path)
         if params:
@@ -281,7 +338,7 @@ def document(extra_paths: dict[str, dict[str, Any]] | None = None) -> dict[str, 
 
 
 async def openapi_json(request: Request) -> Response:
-    return JSONResponse(document(getattr(request.app.state, "openapi_extra", None)))
+    return JSONResponse(document())
 
 
 routes = [Route("/api/openapi.json", openapi_json)]

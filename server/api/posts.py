@@ -37,7 +37,7 @@ async def create(request: Request) -> Response:
     async with ctx.transaction() as session:
         post = await posts.create_post(
             session,
-            ctx.settings,
+            ctx,
             ctx.clock.now(),
             user,
             body=json_str(data, "body"),
@@ -46,6 +46,7 @@ async def create(request: Request) -> Response:
             on_profile=json_bool(data, "on_profile"),
             poll_options=json_str_list(data, "poll_options"),
             language=json_optional_str(data, "language"),
+            attachment_ids=json_int_list(data, "attachment_ids"),
         )
         (view,) = await feeds.hydrate(session, user, [post.id])
     return JSONResponse(post_json(view), status_code=201)
@@ -63,7 +64,7 @@ async def one(request: Request) -> Response:
         async with ctx.transaction() as session:
             await posts.edit_post(
                 session,
-                ctx.settings,
+                ctx,
                 ctx.clock.now(),
                 user,
                 post_id,
@@ -97,7 +98,7 @@ async def comment(request: Request) -> Response:
     async with ctx.transaction() as session:
         created = await posts.create_comment(
             session,
-            ctx.settings,
+            ctx,
             ctx.clock.now(),
             user,
             parent_id=int(request.path_params["post_id"]),

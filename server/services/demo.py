@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from server.context import Context
-from server.services import accounts, communities, follows, posts
+from server.services import accounts, charter, communities, follows, posts
 from server.storage.accounts import count_users
 from server.storage.models import User
 
@@ -169,6 +169,7 @@ async def seed(ctx: Context) -> DemoLogin | None:
                 display_name=name,
                 is_admin=admin,
             )
+            await charter.accept_charter(session, start, ctx.charter, users[username], "en")
         for slug, name, kind, visibility, owner, tags, description in COMMUNITIES:
             await communities.create_community(
                 session,
@@ -202,12 +203,12 @@ async def seed(ctx: Context) -> DemoLogin | None:
         for author, slugs, title, body, comments in THREADS:
             when += timedelta(hours=17)
             post = await posts.create_post(
-                session, ctx.settings, when, users[author], title=title, body=body, communities=slugs
+                session, ctx, when, users[author], title=title, body=body, communities=slugs
             )
             for index, (commenter, text) in enumerate(comments):
                 await posts.create_comment(
                     session,
-                    ctx.settings,
+                    ctx,
                     when + timedelta(minutes=20 * (index + 1)),
                     users[commenter],
                     parent_id=post.id,
@@ -219,7 +220,7 @@ async def seed(ctx: Context) -> DemoLogin | None:
                 await posts.react(session, when, users[fan], post.id, "like")
         poll = await posts.create_post(
             session,
-            ctx.settings,
+            ctx,
             when + timedelta(hours=2),
             users["tom"],
             title="Bike shed location",

@@ -8,17 +8,21 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import policy
 from server.config import Settings
+from server.context import Context
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from server.services import notifications
+from server.policy import Decision
+from server.services import charter, media, notifications
 from server.services.communities import CommunityAccess, access, actor_id_of
 from server.services.permissions import Action, allowed, readable_post_ids, standing
 from server.services.rendering import extract_hashtags, extract_mentions, render_markdown
 from server.storage import communities as community_store
+from server.storage import media as media_store
 from server.storage import posts as store
 from server.storage.accounts import get_actor_by_handle, get_user_by_username
 from server.storage.models import User
-from server.storage.social import Actor, Post, PostRevision, Reaction
+from server.storage.social import Actor, Community, Post, PostRevision, Reaction
 
 REACTIONS = ("like", "celebrate", "support", "insightful", "curious")
 MAX_BODY = 50_000
@@ -66,9 +70,43 @@ async def _mentions(
     return urls, actor_ids
 
 
+async def _charter_gate(
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    author: User,
+    *,
+    text: str,
+    places: Sequence[Community],
+    kind: str,
+    subject: str = "new",
+    attachments: Sequence[policy.Attachment] = (),
+) -> Decision:
+    """The charter's say on content about to be written, before anything is written in `session`.
+
+    The author must have accepted the charter in force; a reject raises (and is audited in its
+    own transaction); hold and label come back for the caller to apply.
+    """
+    await charter.require_acceptance(session, ctx.charter, author)
+    decision = await charter.check_publish(
+        session,
+        ctx,
+        now,
+        author_user=author,
+        text=text,
+        hashtags=extract_hashtags(text),
+        attachments=attachments,
+        communities=[charter.CommunityFacts(c.kind, frozenset(c.tags)) for c in places],
+        kind=kind,
+        subject=subject,
+    )
+    charter.raise_if_refused(decision, author.language or ctx.settings.default_language, ctx.charter)
+    return decision
+
+
 async def create_post(
     session: AsyncSession,
-    settings: Settings,
+    ctx: Context,
     now: datetime,
     author: User,
     *,
@@ -78,6 +116,7 @@ async def create_post(
     on_profile: bool = False,
     poll_options: Sequence[str] | None = None,
     language: str | None = None,
+    attachment_ids: Sequence[int] = (),
 ) -> Post:
     """A post (or a poll) shared in one or several communities, or on the author's profile."""
     body, title = _check_text(body, title)
@@ -92,6 +131,20 @@ async def create_post(
         found = await access(session, slug, author)
         found.check(Action.POST)
         targets.append(found)
+    files = await media_store.get_attachments(session, list(attachment_ids))
+    decision = await _charter_gate(
+        session,
+        ctx,
+        now,
+        author,
+        text=f"{title}\n{body}",
+        places=[t.community for t in targets],
+        kind="post",
+        attachments=[
+            policy.Attachment(mime=f.media_type, size_bytes=f.size, filename=f.filename) for f in files
+        ],
+    )
+    settings = ctx.settings
     urls, mentioned = await _mentions(session, settings, body)
     tags = extract_hashtags(body)
     post = await store.add_post(
@@ -107,7 +160,7 @@ async def create_post(
             language=language,
             poll_options=options,
             local=True,
-            held=False,
+            held=decision.action == "hold",
             comment_count=0,
             reaction_count=0,
             created_at=now,
@@ -117,6 +170,8 @@ async def create_post(
         mentioned_actor_ids=mentioned,
     )
     post.uri = f"{settings.base_url}/posts/{post.id}"
+    if attachment_ids:
+        await media.attach_to_post(session, post.author_id, list(attachment_ids), post.id)
     await notifications.notify(
         session, now, kind="mention", recipients=mentioned, by_actor_id=post.author_id, post_id=post.id
     )
@@ -153,8 +208,13 @@ async def _may(session: AsyncSession, user: User, root: Post, action: Action) ->
     return any(allowed(action, visibility, who) for visibility, who in standings)
 
 
+async def _places(session: AsyncSession, root: Post) -> list[Community]:
+    shares = (await store.community_ids_of_posts(session, [root.id]))[root.id]
+    return list((await community_store.get_communities(session, shares)).values())
+
+
 async def create_comment(
-    session: AsyncSession, settings: Settings, now: datetime, author: User, *, parent_id: int, body: str
+    session: AsyncSession, ctx: Context, now: datetime, author: User, *, parent_id: int, body: str
 ) -> Post:
     body, _ = _check_text(body, "")
     parent = await readable_post(session, author, parent_id)
@@ -164,6 +224,10 @@ async def create_comment(
     assert root is not None
     if not await _may(session, author, root, Action.COMMENT):
         raise Forbidden("only members and guests can comment here")
+    decision = await _charter_gate(
+        session, ctx, now, author, text=body, places=await _places(session, root), kind="comment"
+    )
+    settings = ctx.settings
     urls, mentioned = await _mentions(session, settings, body)
     comment = await store.add_post(
         session,
@@ -178,7 +242,7 @@ async def create_comment(
             source=body,
             content_html=render_markdown(body, urls),
             local=True,
-            held=False,
+            held=decision.action == "hold",
             comment_count=0,
             reaction_count=0,
             created_at=now,
@@ -210,7 +274,7 @@ async def create_comment(
 
 async def edit_post(
     session: AsyncSession,
-    settings: Settings,
+    ctx: Context,
     now: datetime,
     user: User,
     post_id: int,
@@ -224,6 +288,19 @@ async def edit_post(
     if post.deleted_at is not None:
         raise Conflict("a deleted post cannot be edited")
     body, new_title = _check_text(body, title if title is not None else post.title)
+    root = post if post.root_id is None else await store.get_post(session, post.root_id)
+    assert root is not None
+    decision = await _charter_gate(
+        session,
+        ctx,
+        now,
+        user,
+        text=f"{new_title}\n{body}",
+        places=await _places(session, root),
+        kind=post.kind if post.kind != "poll" else "post",
+        subject=post.uri,
+    )
+    settings = ctx.settings
     await store.add_revision(
         session,
         PostRevision(
@@ -242,6 +319,7 @@ async def edit_post(
         render_markdown(body, urls),
         now,
     )
+    post.held = decision.action == "hold"
     await store.replace_tags_and_mentions(session, post, extract_hashtags(body), mentioned)
     await notifications.notify(
         session,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from server.context import Context
-from server.services import accounts, communities
+from server.services import accounts, charter, communities
 from server.storage.models import User
 from server.storage.social import Community
 
 
-async def person(ctx: Context, name: str, *, admin: bool = False) -> User:
+async def person(ctx: Context, name: str, *, admin: bool = False, accept: bool = True) -> User:
+    """A local person who has accepted the charter in force (unless `accept` is False)."""
     async with ctx.transaction() as session:
-        return await accounts.create_user(
+        user = await accounts.create_user(
             session,
             ctx.settings,
             ctx.clock.now(),
@@ -20,6 +21,9 @@ async def person(ctx: Context, name: str, *, admin: bool = False) -> User:
             display_name=name.title(),
             is_admin=admin,
         )
+        if accept:
+            await charter.accept_charter(session, ctx.clock.now(), ctx.charter, user, "en")
+        return user
 
 
 async def community(

@@ -31,7 +31,7 @@ async def test_home_feed_mixes_my_communities_and_people_i_follow(ctx: Context, 
         async with ctx.transaction() as session:
             await posts.create_post(
                 session,
-                ctx.settings,
+                ctx,
                 clock.now(),
                 users[author],
                 body=body,
@@ -53,7 +53,7 @@ async def test_cursor_pagination_walks_every_post_once(ctx: Context, clock: Fake
         async with ctx.transaction() as session:
             await posts.create_post(
                 session,
-                ctx.settings,
+                ctx,
                 clock.now(),
                 ada,
                 body=f"post {i}",
@@ -84,7 +84,7 @@ async def test_a_feed_page_costs_the_same_number_of_queries_for_5_or_50_posts(
         async with ctx.transaction() as session:
             post = await posts.create_post(
                 session,
-                ctx.settings,
+                ctx,
                 clock.now(),
                 ada if i % 2 else bob,
                 body=f"#tag{i} hello @bob",
@@ -92,7 +92,7 @@ async def test_a_feed_page_costs_the_same_number_of_queries_for_5_or_50_posts(
                 poll_options=["yes", "no"] if i % 7 == 0 else None,
             )
             await posts.react(session, clock.now(), bob if i % 2 else ada, post.id, "like")
-            await posts.create_comment(session, ctx.settings, clock.now(), bob, parent_id=post.id, body="ok")
+            await posts.create_comment(session, ctx, clock.now(), bob, parent_id=post.id, body="ok")
 
     statements: list[str] = []
 

@@ -68,7 +68,7 @@ async def test_matrix(ctx: Context, visibility: str) -> None:
     place = await community(ctx, owner, f"c-{visibility}", visibility)
     async with ctx.transaction() as session:
         post = await posts.create_post(
-            session, ctx.settings, ctx.clock.now(), owner, body="Hello", communities=[place.slug]
+            session, ctx, ctx.clock.now(), owner, body="Hello", communities=[place.slug]
         )
     people: dict[str | None, User] = {}
     for who in STANDINGS:
@@ -96,11 +96,9 @@ async def test_matrix(ctx: Context, visibility: str) -> None:
         Action.READ: lambda u: lambda s: feeds.community_feed(s, now, u, slug),
         Action.LIST_MEMBERS: lambda u: lambda s: communities.members(s, u, slug),
         Action.JOIN: lambda u: lambda s: communities.join(s, now, u, slug),
-        Action.POST: lambda u: (
-            lambda s: posts.create_post(s, ctx.settings, now, u, body="Hi", communities=[slug])
-        ),
+        Action.POST: lambda u: lambda s: posts.create_post(s, ctx, now, u, body="Hi", communities=[slug]),
         Action.COMMENT: lambda u: (
-            lambda s: posts.create_comment(s, ctx.settings, now, u, parent_id=post.id, body="Hi")
+            lambda s: posts.create_comment(s, ctx, now, u, parent_id=post.id, body="Hi")
         ),
         Action.REACT: lambda u: lambda s: posts.react(s, now, u, post.id, "like"),
         Action.MODERATE: lambda u: lambda s: posts.pin(s, u, post.id, slug, pinned=True),
