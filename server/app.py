@@ -21,12 +21,15 @@ from server.config import Settings, load_settings
 from server.context import Context, build_context
 from server.errors import CercleError
 from server.federation import routes as federation
+from server.federation.state import Federation
+from server.mail import routes as mail_routes
 from server.web import pages
 from server.web.csrf import CSRFMiddleware
 from server.web.health import healthz, readyz
 from server.web.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from server.web.problems import cercle_error, http_error, server_error
 from server.web.templating import build_templates
+from server.workers import Background
 
 SESSION_COOKIE = "cercle_session"
 SESSION_MAX_AGE = 14 * 24 * 3600
@@ -39,7 +42,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        federation = Federation(ctx)
+        app.state.federation = federation
+        background = Background(ctx, federation)
+        if settings.run_workers_in_process:
+            await background.start()
         yield
+        await background.stop()
         if context is None:
             await ctx.close()
 
@@ -51,6 +60,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             Mount("/static", app=StaticFiles(directory=str(static_dir)), name="static"),
+            *federation.routes,  # before the pages: they answer only requests for ActivityStreams
             *pages.routes,
             *v1.routes,
             *communities.routes,
@@ -59,7 +69,7 @@ def create_app(
             *profiles.routes,
             *media.routes,
             *charter_api.routes,
-            *federation.routes,
+            *mail_routes.routes,
         ],
         middleware=[
             Middleware(MetricsMiddleware, metrics=metrics),

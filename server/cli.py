@@ -2,63 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import tomli_w
 
-from server import __version__, cli_charter
-from server.config import Settings, SettingsError, load_settings
-from server.context import Context, build_context
-from server.errors import CercleError, NotFound
+from server import __version__, cli_charter, cli_mail
+from server.cli_support import DEFAULT_CONFIG, config_path, fail, run_async, settings_of
+from server.config import SettingsError, load_settings
+from server.context import Context
+from server.errors import NotFound
 from server.services import accounts, communities, demo
 from server.services.instance import ensure_instance_keys
 from server.storage import communities as community_store
 from server.storage import migrate as migrations
 from server.storage.accounts import get_user_by_username, list_users
-
-DEFAULT_CONFIG = Path("cercle.toml")
-T = TypeVar("T")
-
-
-def fail(message: str) -> None:
-    raise click.ClickException(message)
-
-
-def config_path(ctx: click.Context) -> Path | None:
-    value: Path | None = ctx.obj["config"]
-    if value is not None:
-        return value
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
-
-
-def settings_of(ctx: click.Context) -> Settings:
-    try:
-        return load_settings(config_path(ctx))
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def run_async(make: Callable[[Context], Coroutine[Any, Any, T]], settings: Settings) -> T:
-    async def main() -> T:
-        try:
-            context = build_context(settings)
-        except SettingsError as exc:
-            raise click.ClickException(str(exc)) from exc
-        try:
-            return await make(context)
-        except CercleError as exc:
-            raise click.ClickException(f"{exc.field}: {exc.message}" if exc.field else exc.message) from exc
-        finally:
-            await context.close()
-
-    return asyncio.run(main())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,7 +38,7 @@ def main(ctx: click.Context, config: Path | None) -> None:
     ctx.obj["config"] = config
 
 
-for _command in cli_charter.commands:
+for _command in (*cli_charter.commands, *cli_mail.commands):
     main.add_command(_command)
 
 

@@ -8,14 +8,14 @@ The other commands open the configured database.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from server.config import Settings, SettingsError, read_config_file
+from server.cli_support import config_path, run_async, settings_of
+from server.config import SettingsError, read_config_file
 from server.context import Context
 from server.policy import (
     Charter,
@@ -45,21 +45,7 @@ from server.storage.audit import AuditFilter, list_audit_entries
 T = TypeVar("T")
 
 
-def _settings_of(ctx: click.Context) -> Settings:
-    from server.cli import settings_of  # server.cli imports this module: import it when running
-
-    return settings_of(ctx)
-
-
-def _run(make: Callable[[Context], Coroutine[Any, Any, T]], settings: Settings) -> T:
-    from server.cli import run_async
-
-    return run_async(make, settings)
-
-
 def charter_dir(ctx: click.Context) -> Path:
-    from server.cli import config_path
-
     if os.environ.get("CERCLE_CHARTER_DIR"):
         return Path(os.environ["CERCLE_CHARTER_DIR"])
     path = config_path(ctx)
@@ -154,7 +140,7 @@ def charter_diff(ctx: click.Context, old: str, new: str, lang: str) -> None:
 def charter_simulate(ctx: click.Context, file: str, since: str, examples: int) -> None:
     """Replay stored posts and comments through the charter FILE; changes nothing."""
     proposed = _load(ctx, file)
-    settings = _settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def go(context: Context) -> SimulationReport:
         now = context.clock.now()
@@ -166,7 +152,7 @@ def charter_simulate(ctx: click.Context, file: str, since: str, examples: int) -
             finally:
                 await session.rollback()
 
-    report = _run(go, settings)
+    report = run_async(go, settings)
     click.echo(f"Charter {report.charter_id} {report.charter_version} over {report.total} stored items")
     for outcome in ("rejected", "held", "labelled", "purgeable"):
         click.echo(f"  {outcome}: {report.outcomes.get(outcome, 0)}")
@@ -185,13 +171,13 @@ def charter_simulate(ctx: click.Context, file: str, since: str, examples: int) -
 @click.pass_context
 def charter_acceptances(ctx: click.Context, form: str) -> None:
     """Export every charter acceptance (who, which version, in which language, when)."""
-    settings = _settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def go(context: Context) -> list[dict[str, Any]]:
         async with context.sessions() as session:
             return [acceptance_row(r) for r in await store.list_acceptances(session)]
 
-    click.echo(write_rows(_run(go, settings), ACCEPTANCE_COLUMNS, form))
+    click.echo(write_rows(run_async(go, settings), ACCEPTANCE_COLUMNS, form))
 
 
 @charter.command("purge")
@@ -199,7 +185,7 @@ def charter_acceptances(ctx: click.Context, form: str) -> None:
 @click.pass_context
 def charter_purge(ctx: click.Context, dry_run: bool) -> None:
     """Delete the content whose retention period is over, except what legal holds keep."""
-    settings = _settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def go(context: Context) -> retention.PurgeReport:
         now = context.clock.now()
@@ -214,7 +200,7 @@ def charter_purge(ctx: click.Context, dry_run: bool) -> None:
         retention.remove_files(settings.media_dir, report)
         return report
 
-    report = _run(go, settings)
+    report = run_async(go, settings)
     verb = "would be purged" if dry_run else "purged"
     for item in report.purged:
         click.echo(f"{verb}: {item.kind[:-1]} {item.id} {item.uri}".rstrip())
@@ -244,7 +230,7 @@ def hold_place(
     reason: str,
 ) -> None:
     """Place a legal hold (every target given must match; none: everything)."""
-    settings = _settings_of(ctx)
+    settings = settings_of(ctx)
     period_start, period_end = moment(start, "--from"), moment(end, "--until")
 
     async def go(context: Context) -> int:
@@ -271,7 +257,7 @@ def hold_place(
             )
             return placed.id
 
-    click.echo(f"Placed legal hold {_run(go, settings)}.")
+    click.echo(f"Placed legal hold {run_async(go, settings)}.")
 
 
 @hold.command("release")
@@ -279,13 +265,13 @@ def hold_place(
 @click.pass_context
 def hold_release(ctx: click.Context, hold_id: int) -> None:
     """Release a legal hold: purges resume for what it covered."""
-    settings = _settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def go(context: Context) -> None:
         async with context.transaction() as session:
             await service.release_hold(session, context.clock.now(), context.charter, None, hold_id)
 
-    _run(go, settings)
+    run_async(go, settings)
     click.echo(f"Released legal hold {hold_id}.")
 
 
@@ -294,14 +280,14 @@ def hold_release(ctx: click.Context, hold_id: int) -> None:
 @click.pass_context
 def hold_list(ctx: click.Context, everything: bool) -> None:
     """List the legal holds in force (tab-separated)."""
-    settings = _settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def go(context: Context) -> list[dict[str, Any]]:
         async with context.sessions() as session:
             active_at = None if everything else context.clock.now()
             return [hold_row(h) for h in await store.list_legal_holds(session, active_at=active_at)]
 
-    rows = _run(go, settings)
+    rows = run_async(go, settings)
     if not rows:
         click.echo("No legal holds.")
     for row in rows:
@@ -328,7 +314,7 @@ def audit(
     form: str,
 ) -> None:
     """Read the audit log of charter decisions, newest first."""
-    settings = _settings_of(ctx)
+    settings = settings_of(ctx)
 
     async def go(context: Context) -> list[dict[str, Any]]:
         where = AuditFilter(
@@ -337,7 +323,7 @@ def audit(
         async with context.sessions() as session:
             return [audit_row(e) for e in await list_audit_entries(session, where, limit=limit)]
 
-    rows = _run(go, settings)
+    rows = run_async(go, settings)
     if form != "text":
         click.echo(write_rows(rows, AUDIT_COLUMNS, form))
         return

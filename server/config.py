@@ -54,6 +54,13 @@ class Smtp(BaseModel):
     starttls: bool = False
     from_address: str = "cercle@localhost"
     timeout_seconds: float = 10.0
+    inbound_domain: str | None = None
+    inbound_max_bytes: int = Field(default=26_214_400, ge=65_536)
+    reply_token_days: int = Field(default=30, ge=1, le=365)
+    default_mode: Literal["each", "daily", "weekly", "none"] = "daily"
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    retry_base_seconds: float = Field(default=60.0, gt=0)
+    require_authentication_results: str | None = None
 
 
 def host_of(domain: str) -> str:
@@ -96,6 +103,13 @@ class Settings(BaseSettings):
     password_time_cost: int = Field(default=3, ge=1)
     password_memory_kib: int = Field(default=65536, ge=64)
     demo: bool = False
+    peer_unreachable_after_hours: int = Field(default=48, ge=1)
+    inbox_max_bytes: int = Field(default=1_048_576, ge=1024)
+    inbox_max_depth: int = Field(default=32, ge=4)
+    signature_max_skew_seconds: int = Field(default=300, ge=1)
+    fetch_max_bytes: int = Field(default=1_048_576, ge=1024)
+    fetch_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_full_text_for_private: bool = False
 
     @field_validator("domain")
     @classmethod

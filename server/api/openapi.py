@@ -299,6 +299,36 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": _op("Place a legal hold (administrators)", ok=201, body="object"),
     },
     "/api/v1/legal-holds/{hold_id}/release": {"post": _op("Release a legal hold (administrators)")},
+    "/api/v1/search": {
+        "get": _op(
+            "Full-text search over what I may see (kind: post, comment, document, community, person; "
+            "comma-separated), ranked, with highlighted snippets and the thread of each hit",
+            returns={"type": "object"},
+            query=("q", "kind", "community", "author", "since", "until", "has_attachment", "cursor", "limit"),
+        )
+    },
+    "/api/v1/search/people": {
+        "get": _op(
+            "Who knows about X: people ranked by declared expertise and activity in communities on X",
+            returns={"type": "object"},
+            query=("q", "department", "site", "language", "limit"),
+        )
+    },
+    "/api/v1/communities/{slug}/analytics": {
+        "get": _op(
+            "Adoption figures of a community (owners, managers, administrators); "
+            "format=json|csv|svg (svg: series=members|active_members|posts|comments|reactions)",
+            returns={"type": "object"},
+            query=("format", "weeks", "series"),
+        )
+    },
+    "/api/v1/analytics": {
+        "get": _op(
+            "Adoption figures of the instance (administrators); format=json|csv|svg",
+            returns={"type": "object"},
+            query=("format", "weeks", "series"),
+        )
+    },
 }
 
 

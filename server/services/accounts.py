@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -262,3 +263,13 @@ async def disable_user(session: AsyncSession, now: datetime, username: str) -> U
         user.disabled_at = now
         user.session_epoch += 1
     return user
+
+
+async def set_language(session: AsyncSession, user: User, language: str, supported: Sequence[str]) -> None:
+    """The interface language of an account; empty means 'follow the browser'."""
+    if language and language not in supported:
+        raise ValidationFailed(f"must be one of {', '.join(supported)}", field="language")
+    account = await store.get_user(session, user.id)
+    if account is None:
+        raise NotFound("no such account")
+    account.language = language or None

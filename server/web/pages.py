@@ -1,36 +1,33 @@
-"""Sign-in, sign-up, sign-out, the home page and personal API tokens."""
+"""Sign-in, sign-up, sign-out and personal API tokens; `routes` gathers every page of the interface."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from server.context import Context
 from server.errors import CercleError, TooManyRequests
 from server.services import accounts
 from server.storage.accounts import list_api_tokens
-from server.web.auth import current_user, end_session, require_user, start_session
+from server.web import (
+    charter_pages,
+    community_pages,
+    home,
+    notification_pages,
+    people_pages,
+    post_pages,
+    settings_pages,
+)
+from server.web.auth import end_session, require_user, start_session
+from server.web.common import form_error
 from server.web.forms import safe_next, text
-
-
-def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, template, context, status_code=status_code
-    )
+from server.web.i18n import gettext_for
+from server.web.templating import render
 
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-async def home(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
-        return RedirectResponse("/login", status_code=303)
-    return render(request, "home.html", {})
 
 
 async def login(request: Request) -> Response:
@@ -53,13 +50,13 @@ async def login(request: Request) -> Response:
                 ip=client_ip(request),
             )
     except TooManyRequests as exc:
-        error, status = exc.message, 429
+        error, status = gettext_for(request)(exc.message), 429
         headers["Retry-After"] = str(exc.retry_after)
     else:
         if user is not None:
             start_session(request, user)
             return RedirectResponse(next_url, status_code=303)
-        error, status = accounts.BAD_CREDENTIALS, 401
+        error, status = gettext_for(request)(accounts.BAD_CREDENTIALS), 401
     response = render(request, "login.html", {"login": login_value, "next": next_url, "error": error}, status)
     response.headers.update(headers)
     return response
@@ -97,10 +94,10 @@ async def signup(request: Request) -> Response:
                 invitation_code=values["invitation"] or None,
             )
     except CercleError as exc:
-        error = {"field": exc.field, "message": exc.message}
+        error = form_error(request, exc)
         return render(request, "signup.html", {"closed": False, "values": values, "error": error}, exc.status)
     start_session(request, user)
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse("/welcome", status_code=303)
 
 
 async def tokens(request: Request) -> Response:
@@ -117,7 +114,7 @@ async def tokens(request: Request) -> Response:
                     await accounts.create_api_token(session, ctx.clock.now(), user, text(form, "name"))
                 ).secret
         except CercleError as exc:
-            error, status = f"Name {exc.message}", exc.status
+            error, status = gettext_for(request)(exc.message), exc.status
     async with ctx.sessions() as session:
         rows = await list_api_tokens(session, user.id)
     return render(request, "tokens.html", {"tokens": rows, "new_secret": new_secret, "error": error}, status)
@@ -131,11 +128,17 @@ async def revoke_token(request: Request) -> Response:
     return RedirectResponse("/settings/tokens", status_code=303)
 
 
-routes = [
-    Route("/", home),
+routes: list[BaseRoute] = [
     Route("/login", login, methods=["GET", "POST"]),
     Route("/logout", logout, methods=["POST"]),
     Route("/signup", signup, methods=["GET", "POST"]),
     Route("/settings/tokens", tokens, methods=["GET", "POST"]),
     Route("/settings/tokens/{token_id:int}/revoke", revoke_token, methods=["POST"]),
+    *home.routes,
+    *community_pages.routes,
+    *post_pages.routes,
+    *people_pages.routes,
+    *notification_pages.routes,
+    *settings_pages.routes,
+    *charter_pages.routes,
 ]

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from server.errors import CercleError, TooManyRequests
+from server.web.common import form_error
+from server.web.i18n import gettext_for
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ async def cercle_error(request: Request, exc: Exception) -> Response:
         )
     if exc.status == 401:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    return error_page(request, exc.status, exc.message, headers=headers)
+    return error_page(request, exc.status, form_error(request, exc).message, headers=headers, exc=exc)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -87,13 +89,24 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 def error_page(
-    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    exc: CercleError | None = None,
 ) -> Response:
+    """The page people see; titles and messages in their language when the catalog knows them."""
+    _ = gettext_for(request)
     templates = request.app.state.templates
     return templates.TemplateResponse(  # type: ignore[no-any-return]
         request,
         "error.html",
-        {"status": status, "title": TITLES.get(status, "Error"), "message": message},
+        {
+            "status": status,
+            "title": _(TITLES.get(status, "Error")),
+            "message": _(message),
+            "charter_link": exc is not None and form_error(request, exc).charter_link,
+        },
         status_code=status,
         headers=headers,
     )

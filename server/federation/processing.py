@@ -1,0 +1,140 @@
+"""Processing of accepted inbox activities, after the 202: one dispatch table, idempotent by activity id.
+
+The endpoint has already verified the signature, that the key's owner is the activity's ``actor``, that
+ids share the actor's origin and that the peer is allowed; it stored the activity with its HTML cleaned.
+Here each row is read, dispatched on its ``type`` and marked processed with a short outcome, in the same
+transaction as any write the handler asks for (``Outcome.apply``), and only if no other worker marked it
+first: a redelivery or a second process never applies an activity twice.
+
+Types without a handler are recorded as ``ignored``. An exception is a bug or an unreachable peer: the row
+stays unprocessed and is tried again at the next start-up, up to ``MAX_ATTEMPTS`` times.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.activitypub.vocabulary import id_of, same_origin
+from server.federation.remote import ACTOR_TYPES
+from server.federation.sanitize import sanitize_object
+from server.storage import federation as store
+
+if TYPE_CHECKING:
+    from server.federation.state import Federation
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+MAX_ANNOUNCE_DEPTH = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    label: str
+    apply: Callable[[AsyncSession], Awaitable[None]] | None = None
+
+
+IGNORED = Outcome("ignored")
+Handler = Callable[["Federation", dict[str, Any], int], Awaitable[Outcome]]
+
+
+def type_of(activity: dict[str, Any]) -> str | None:
+    kind = activity.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if isinstance(k, str)), None)
+    return kind if isinstance(kind, str) else None
+
+
+async def handle_update(fed: Federation, activity: dict[str, Any], depth: int) -> Outcome:
+    """``Update`` of the sending actor refreshes our copy (from the embedded document, else by a fetch)."""
+    actor, obj = id_of(activity.get("actor")), activity.get("object")
+    if actor is None or id_of(obj) != actor:
+        return Outcome("ignored: Update of an object (not handled yet)")
+    if isinstance(obj, dict) and obj.get("type") in ACTOR_TYPES:
+        stored = await fed.actors.store_actor(obj, actor)
+    else:
+        stored = await fed.actors.refresh_actor(actor)
+    return Outcome(f"refused: {stored}" if isinstance(stored, str) else "updated actor")
+
+
+async def handle_delete(fed: Federation, activity: dict[str, Any], depth: int) -> Outcome:
+    """``Delete`` of the sending actor marks it deleted and drops its keys."""
+    actor = id_of(activity.get("actor"))
+    if actor is None or id_of(activity.get("object")) != actor:
+        return Outcome("ignored: Delete of an object (not handled yet)")
+    async with fed.ctx.transaction() as session:
+        deleted = await store.mark_actor_deleted(session, actor, fed.ctx.clock.now())
+    fed.actors.forget(actor)
+    return Outcome("deleted actor" if deleted else "ignored: actor unknown or already deleted")
+
+
+async def handle_announce(fed: Federation, activity: dict[str, Any], depth: int) -> Outcome:
+    """FEP-1b12: a group announces an activity. One from another origin is trusted only as fetched there."""
+    actor, inner = id_of(activity.get("actor")), activity.get("object")
+    inner_id = id_of(inner)
+    if actor is None or inner_id is None:
+        return Outcome("refused: Announce without an object id")
+    if depth >= MAX_ANNOUNCE_DEPTH:
+        return Outcome("ignored: nested Announce")
+    if isinstance(inner, dict) and same_origin(inner_id, actor):
+        trusted = inner
+    else:
+        fetched = await fed.fetcher.get_document(inner_id)
+        if not fetched.ok or fetched.document is None:
+            return Outcome(f"refused: announced {inner_id} not fetched from its origin: {fetched.reason}")
+        if fetched.document.get("id") != inner_id:
+            return Outcome(f"refused: {inner_id} answered with another id")
+        trusted = sanitize_object(fetched.document)
+    inner_actor = id_of(trusted.get("actor"))
+    if inner_actor is not None and not same_origin(inner_actor, inner_id):
+        return Outcome(f"refused: announced {inner_id} has an actor of another origin")
+    result = await dispatch(fed, trusted, depth + 1)
+    return Outcome(f"announce of {type_of(trusted)}: {result.label}", result.apply)
+
+
+# The activity types handled so far. Follow, Accept, Reject, Undo, Create, Like, Add, Remove and Flag
+# come with communities and posts (next issue); until then they are recorded as "ignored".
+HANDLERS: dict[str, Handler] = {
+    "Update": handle_update,
+    "Delete": handle_delete,
+    "Announce": handle_announce,
+}
+
+
+async def dispatch(fed: Federation, activity: dict[str, Any], depth: int = 0) -> Outcome:
+    handler = HANDLERS.get(type_of(activity) or "")
+    if handler is None:
+        return IGNORED
+    return await handler(fed, activity, depth)
+
+
+async def process_row(fed: Federation, row_id: int) -> None:
+    ctx = fed.ctx
+    fresh = fed.fresh.pop(row_id, None)
+    if fresh is not None:
+        raw, peer = fresh
+    else:
+        async with ctx.sessions() as session:
+            row = await store.get_inbox_activity(session, row_id)
+            if row is None or row.processed_at is not None:
+                return
+            raw, peer = row.raw, row.peer_domain
+    try:
+        outcome = await dispatch(fed, raw)
+    except Exception as exc:
+        logger.exception("inbox activity %s from %s failed", row_id, peer)
+        async with ctx.transaction() as session:
+            attempts = await store.record_inbox_failure(session, row_id, f"error: {type(exc).__name__}")
+            if attempts >= MAX_ATTEMPTS:
+                await store.finish_inbox_activity(session, row_id, ctx.clock.now(), "failed")
+        return
+    async with ctx.transaction() as session:
+        finished = await store.finish_inbox_activity(session, row_id, ctx.clock.now(), outcome.label)
+        if finished and outcome.apply is not None:
+            await outcome.apply(session)
+    logger.debug("inbox activity %s from %s: %s", row_id, peer, outcome.label)
