@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -23,6 +24,7 @@ from server.storage.engine import create_engine
 from tests.pg import Cluster, plain_dsn, start_cluster, with_database
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 DIALECTS_USED: set[str] = set()
 _counter = itertools.count()
 
@@ -30,6 +32,17 @@ _counter = itertools.count()
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     used = ", ".join(sorted(DIALECTS_USED)) or "none"
     terminalreporter.write_line(f"database dialects exercised: {used}")
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to completion from synchronous fixture code, even when an event loop is running
+    (a lazily requested fixture may be set up from inside an async test's loop): then in a thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def _migrate(url: str) -> None:
@@ -65,15 +78,15 @@ async def _create_database(cluster_url: str, name: str, template: str | None = N
 def pg_template(pg_cluster: Cluster) -> str:
     """A database migrated to head, copied for every test (much faster than migrating each time)."""
     name = f"cercle_template_{os.getpid()}"
-    asyncio.run(_create_database(pg_cluster.url, name))
-    asyncio.run(_migrate(with_database(pg_cluster.url, name)))
+    run_coroutine(_create_database(pg_cluster.url, name))
+    run_coroutine(_migrate(with_database(pg_cluster.url, name)))
     return name
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    run_coroutine(_migrate(f"sqlite+aiosqlite:///{path}"))
     return path
 
 
@@ -86,7 +99,7 @@ def fresh_sqlite_url(template: Path, directory: Path) -> str:
 
 def fresh_pg_url(cluster: Cluster, template: str) -> str:
     name = f"cercle_test_{os.getpid()}_{next(_counter)}"
-    asyncio.run(_create_database(cluster.url, name, template))
+    run_coroutine(_create_database(cluster.url, name, template))
     DIALECTS_USED.add("postgresql")
     return with_database(cluster.url, name)
 
