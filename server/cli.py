@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,15 @@ from server.cli_support import DEFAULT_CONFIG, config_path, fail, run_async, set
 from server.config import SettingsError, load_settings
 from server.context import Context
 from server.errors import NotFound
+from server.federation.state import Federation
 from server.services import accounts, communities, demo
 from server.services.instance import ensure_instance_keys
 from server.storage import communities as community_store
+from server.storage import delivery as delivery_store
 from server.storage import migrate as migrations
 from server.storage.accounts import get_user_by_username, list_users
+from server.storage.delivery_models import PeerHealth
+from server.workers import Background
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -243,6 +249,64 @@ def community_list(ctx: click.Context) -> None:
         click.echo("No communities yet: `cercle community create SLUG --name ... --owner ... --kind ...`.")
     for slug, kind, visibility, name, count in rows:
         click.echo(f"{slug}\t{kind}\t{visibility}\t{count} members\t{name}")
+
+
+@main.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Process inbound activities, send deliveries and mail, until stopped (SIGTERM or Ctrl-C)."""
+    settings = settings_of(ctx)
+
+    async def go(context: Context) -> None:
+        federation = Federation(context)
+        background = Background(context, federation, poll_inbox=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await background.start()
+        click.echo(f"Cercle worker for {settings.base_url}: inbox processing, deliveries, mail.")
+        await stop.wait()
+        await background.stop()
+
+    run_async(go, settings)
+
+
+@main.command()
+@click.pass_context
+def deliveries(ctx: click.Context) -> None:
+    """Show the delivery queue per peer and each peer's health."""
+    settings = settings_of(ctx)
+
+    async def go(context: Context) -> tuple[list[tuple[str, str, int]], list[PeerHealth]]:
+        async with context.sessions() as session:
+            return await delivery_store.queue_summary(session), list(
+                await delivery_store.all_peer_health(session)
+            )
+
+    summary, health = run_async(go, settings)
+    if not summary and not health:
+        click.echo("No deliveries yet.")
+        return
+    counts: dict[str, dict[str, int]] = {}
+    for domain, state, count in summary:
+        counts.setdefault(domain, {})[state] = count
+    click.echo("peer\tpending\tdelivered\tgiven up\twaiting for consent\thealth")
+    by_domain = {h.domain: h for h in health}
+    for domain in sorted(set(counts) | set(by_domain)):
+        c, h = counts.get(domain, {}), by_domain.get(domain)
+        if h is None or (h.consecutive_failures == 0 and h.unreachable_since is None):
+            state = "ok"
+        elif h.unreachable_since is not None:
+            state = f"unreachable since {h.unreachable_since:%Y-%m-%d %H:%M}"
+        else:
+            state = f"{h.consecutive_failures} failures in a row"
+            if h.circuit_open_until:
+                state += f", paused until {h.circuit_open_until:%H:%M:%S}"
+        click.echo(
+            f"{domain}\t{c.get('pending', 0)}\t{c.get('delivered', 0)}\t{c.get('given_up', 0)}\t"
+            f"{c.get('awaiting_consent', 0)}\t{state}"
+        )
 
 
 @main.group()

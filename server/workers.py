@@ -11,20 +11,27 @@ import contextlib
 import logging
 
 from server.context import Context
+from server.delivery.worker import DeliveryWorker
+from server.federation.sender import DeliverySender
 from server.federation.state import Federation
 from server.mail import worker as mail_worker
 
 logger = logging.getLogger(__name__)
 
 MAIL_INTERVAL_SECONDS = 5.0
+INBOX_POLL_SECONDS = 1.0
 
 
 class Background:
-    def __init__(self, ctx: Context, federation: Federation) -> None:
+    def __init__(self, ctx: Context, federation: Federation, *, poll_inbox: bool = False) -> None:
+        """`poll_inbox` for a worker process: it also takes activities that web processes stored."""
         self.ctx = ctx
         self.federation = federation
+        self.poll_inbox = poll_inbox
         self._stop: asyncio.Future[None] | None = None
+        self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.delivery = DeliveryWorker(ctx, DeliverySender(federation))
 
     async def start(self) -> None:
         self._stop = asyncio.get_running_loop().create_future()
@@ -35,11 +42,32 @@ class Background:
                 name="cercle-mail",
             )
         )
-        logger.info("background work started: inbox processing, mail")
+        self._tasks.append(
+            asyncio.create_task(self.delivery.run_forever(self._stopping), name="cercle-delivery")
+        )
+        if self.poll_inbox:
+            self._tasks.append(asyncio.create_task(self._poll_inbox(), name="cercle-inbox-poll"))
+        logger.info("background work started: inbox processing, deliveries, mail")
+
+    async def _poll_inbox(self) -> None:
+        """Pick up activities accepted by other processes (web processes that do not process them)."""
+        submitted: set[int] = set()
+        while not self._stopping.is_set():
+            try:
+                pending = await self.federation.pending_ids()
+                for row_id in pending:
+                    if row_id not in submitted:
+                        self.federation.queue.submit(row_id)
+                submitted = set(pending)
+            except Exception:  # a database hiccup must not end the loop
+                logger.exception("polling the inbox failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=INBOX_POLL_SECONDS)
 
     async def stop(self) -> None:
         if self._stop is not None and not self._stop.done():
             self._stop.set_result(None)
+        self._stopping.set()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=15)

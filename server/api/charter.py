@@ -17,6 +17,7 @@ from server.context import Context
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.policy import localize, parse_duration
 from server.services import charter as service
+from server.services import outbox
 from server.services.compliance.exports import (
     ACCEPTANCE_COLUMNS,
     acceptance_row,
@@ -164,6 +165,7 @@ async def consents(request: Request) -> Response:
                 string_field(data, "jurisdiction"),
                 string_field(data, "text_version"),
             )
+            await outbox.consent_given(session, ctx, ctx.clock.now(), user, given.jurisdiction)
             body = consent_json(given)
         return JSONResponse(body, status_code=201)
     if request.method == "DELETE":

@@ -11,6 +11,8 @@ from server.api.serializers import community_json, membership_json, page_json, p
 from server.api.v1 import json_object
 from server.context import Context
 from server.errors import NotFound, ValidationFailed
+from server.federation import following
+from server.federation.state import federation_of
 from server.services import communities, feeds, posts
 from server.storage import communities as community_store
 from server.web.auth import require_user
@@ -71,6 +73,18 @@ async def collection(request: Request) -> Response:
     return JSONResponse({"items": items, "next_cursor": next_cursor})
 
 
+async def join_remote(request: Request) -> Response:
+    """Join a community hosted on another instance ('slug@domain' or its URL): it answers later."""
+    user = await require_user(request)
+    data = await json_object(request)
+    community, membership = await following.join_remote(
+        federation_of(request), user, json_str(data, "handle", max_length=500)
+    )
+    return JSONResponse(
+        {**community_json(community, membership=membership), "state": membership.state}, status_code=202
+    )
+
+
 async def one(request: Request) -> Response:
     ctx, user = _ctx(request), await require_user(request)
     slug = request.path_params["slug"]
@@ -100,7 +114,7 @@ async def one(request: Request) -> Response:
 async def join(request: Request) -> Response:
     ctx, user = _ctx(request), await require_user(request)
     async with ctx.transaction() as session:
-        membership = await communities.join(session, ctx.clock.now(), user, request.path_params["slug"])
+        membership = await communities.join(session, ctx, ctx.clock.now(), user, request.path_params["slug"])
         state, role = membership.state, membership.role
     return JSONResponse({"state": state, "role": role}, status_code=201 if state == "active" else 202)
 
@@ -108,7 +122,7 @@ async def join(request: Request) -> Response:
 async def leave(request: Request) -> Response:
     ctx, user = _ctx(request), await require_user(request)
     async with ctx.transaction() as session:
-        await communities.leave(session, ctx.clock.now(), user, request.path_params["slug"])
+        await communities.leave(session, ctx, ctx.clock.now(), user, request.path_params["slug"])
     return Response(status_code=204)
 
 
@@ -150,6 +164,7 @@ async def decide(request: Request) -> Response:
     async with ctx.transaction() as session:
         await communities.decide_request(
             session,
+            ctx,
             ctx.clock.now(),
             user,
             request.path_params["slug"],
@@ -210,6 +225,7 @@ async def pin(request: Request) -> Response:
 
 routes = [
     Route("/api/v1/communities", collection, methods=["GET", "POST"]),
+    Route("/api/v1/communities/remote", join_remote, methods=["POST"]),
     Route("/api/v1/communities/{slug}", one, methods=["GET", "PATCH"]),
     Route("/api/v1/communities/{slug}/join", join, methods=["POST"]),
     Route("/api/v1/communities/{slug}/leave", leave, methods=["POST"]),

@@ -190,6 +190,15 @@ PATHS: dict[str, dict[str, Any]] = {
         ),
         "post": _op("Create a community", ok=201, body="NewCommunity", returns=_ref("Community")),
     },
+    "/api/v1/communities/remote": {
+        "post": _op(
+            "Join a community hosted on another instance (handle: 'slug@instance' or its URL); "
+            "the membership stays pending until that instance accepts",
+            ok=202,
+            body="object",
+            returns=_ref("Community"),
+        )
+    },
     "/api/v1/communities/{slug}": {
         "get": _op("A community", returns=_ref("Community")),
         "patch": _op("Edit a community (managers)", body="object", returns=_ref("Community")),

@@ -57,7 +57,7 @@ async def one(request: Request) -> Response:
     post_id = int(request.path_params["post_id"])
     if request.method == "DELETE":
         async with ctx.transaction() as session:
-            await posts.delete_post(session, ctx.clock.now(), user, post_id)
+            await posts.delete_post(session, ctx, ctx.clock.now(), user, post_id)
         return Response(status_code=204)
     if request.method == "PATCH":
         data = await json_object(request)
@@ -113,6 +113,7 @@ async def reaction(request: Request) -> Response:
     async with ctx.transaction() as session:
         changed = await posts.react(
             session,
+            ctx,
             ctx.clock.now(),
             user,
             int(request.path_params["post_id"]),

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from server.activitypub.vocabulary import id_of, same_origin
+from server.federation import handlers
+from server.federation.outcome import Outcome
 from server.federation.remote import ACTOR_TYPES
 from server.federation.sanitize import sanitize_object
 from server.storage import federation as store
@@ -33,14 +32,9 @@ MAX_ATTEMPTS = 5
 MAX_ANNOUNCE_DEPTH = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    label: str
-    apply: Callable[[AsyncSession], Awaitable[None]] | None = None
-
-
 IGNORED = Outcome("ignored")
-Handler = Callable[["Federation", dict[str, Any], int], Awaitable[Outcome]]
+# (federation state, activity, depth of Announce nesting, the Group that announced it if any)
+Handler = Callable[["Federation", dict[str, Any], int, str | None], Awaitable[Outcome]]
 
 
 def type_of(activity: dict[str, Any]) -> str | None:
@@ -50,11 +44,13 @@ def type_of(activity: dict[str, Any]) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-async def handle_update(fed: Federation, activity: dict[str, Any], depth: int) -> Outcome:
+async def handle_update(
+    fed: Federation, activity: dict[str, Any], depth: int, via: str | None = None
+) -> Outcome:
     """``Update`` of the sending actor refreshes our copy (from the embedded document, else by a fetch)."""
     actor, obj = id_of(activity.get("actor")), activity.get("object")
     if actor is None or id_of(obj) != actor:
-        return Outcome("ignored: Update of an object (not handled yet)")
+        return await handlers.note_update(fed, activity, via)
     if isinstance(obj, dict) and obj.get("type") in ACTOR_TYPES:
         stored = await fed.actors.store_actor(obj, actor)
     else:
@@ -62,18 +58,22 @@ async def handle_update(fed: Federation, activity: dict[str, Any], depth: int) -
     return Outcome(f"refused: {stored}" if isinstance(stored, str) else "updated actor")
 
 
-async def handle_delete(fed: Federation, activity: dict[str, Any], depth: int) -> Outcome:
-    """``Delete`` of the sending actor marks it deleted and drops its keys."""
+async def handle_delete(
+    fed: Federation, activity: dict[str, Any], depth: int, via: str | None = None
+) -> Outcome:
+    """``Delete`` of the sending actor marks it deleted and drops its keys; of a post, leaves a tombstone."""
     actor = id_of(activity.get("actor"))
     if actor is None or id_of(activity.get("object")) != actor:
-        return Outcome("ignored: Delete of an object (not handled yet)")
+        return await handlers.note_delete(fed, activity, via)
     async with fed.ctx.transaction() as session:
         deleted = await store.mark_actor_deleted(session, actor, fed.ctx.clock.now())
     fed.actors.forget(actor)
     return Outcome("deleted actor" if deleted else "ignored: actor unknown or already deleted")
 
 
-async def handle_announce(fed: Federation, activity: dict[str, Any], depth: int) -> Outcome:
+async def handle_announce(
+    fed: Federation, activity: dict[str, Any], depth: int, via: str | None = None
+) -> Outcome:
     """FEP-1b12: a group announces an activity. One from another origin is trusted only as fetched there."""
     actor, inner = id_of(activity.get("actor")), activity.get("object")
     inner_id = id_of(inner)
@@ -93,24 +93,32 @@ async def handle_announce(fed: Federation, activity: dict[str, Any], depth: int)
     inner_actor = id_of(trusted.get("actor"))
     if inner_actor is not None and not same_origin(inner_actor, inner_id):
         return Outcome(f"refused: announced {inner_id} has an actor of another origin")
-    result = await dispatch(fed, trusted, depth + 1)
+    result = await dispatch(fed, trusted, depth + 1, via=actor)
     return Outcome(f"announce of {type_of(trusted)}: {result.label}", result.apply)
 
 
-# The activity types handled so far. Follow, Accept, Reject, Undo, Create, Like, Add, Remove and Flag
-# come with communities and posts (next issue); until then they are recorded as "ignored".
+# The activity types handled; any other is recorded as "ignored".
 HANDLERS: dict[str, Handler] = {
     "Update": handle_update,
     "Delete": handle_delete,
     "Announce": handle_announce,
+    "Follow": handlers.handle_follow,
+    "Accept": handlers.handle_accept,
+    "Reject": handlers.handle_reject,
+    "Undo": handlers.handle_undo,
+    "Create": handlers.handle_create,
+    "Like": handlers.handle_like,
+    "EmojiReact": handlers.handle_like,
 }
 
 
-async def dispatch(fed: Federation, activity: dict[str, Any], depth: int = 0) -> Outcome:
+async def dispatch(
+    fed: Federation, activity: dict[str, Any], depth: int = 0, *, via: str | None = None
+) -> Outcome:
     handler = HANDLERS.get(type_of(activity) or "")
     if handler is None:
         return IGNORED
-    return await handler(fed, activity, depth)
+    return await handler(fed, activity, depth, via)
 
 
 async def process_row(fed: Federation, row_id: int) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from server.federation import actors, discovery
+from server.federation import actors, discovery, objects
 from server.federation.inbox import inbox
 from server.federation.negotiation import DocumentRoute
 
@@ -31,6 +31,7 @@ routes: list[BaseRoute] = [
     Route("/users/{name}/followers", actors.followers),
     Route("/users/{name}/following", actors.following),
     DocumentRoute("/c/{slug}", actors.group),
+    DocumentRoute("/posts/{post_id:int}", objects.post_object),
     Route("/c/{slug}/inbox", inbox, methods=["POST"]),
     Route("/c/{slug}/outbox", actors.outbox),
     Route("/c/{slug}/followers", actors.followers),

@@ -67,6 +67,9 @@ class Federation:
             clock=self.ctx.clock.now,
         )
 
+    async def pending_ids(self) -> list[int]:
+        return await self._pending()
+
     async def _pending(self) -> list[int]:
         async with self.ctx.sessions() as session:
             return await store.pending_inbox_ids(session)

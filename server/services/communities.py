@@ -14,12 +14,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
+from server.context import Context
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from server.services import notifications
+from server.services import notifications, outbox
 from server.services.actors import create_local_group
 from server.services.permissions import ROLES, VISIBILITIES, Action, can_assign_role, check, standing
 from server.storage import communities as store
-from server.storage.accounts import get_user_by_username, local_name_taken
+from server.storage.accounts import get_actor_by_handle, get_user_by_username, local_name_taken
 from server.storage.models import User
 from server.storage.social import Actor, Community, Membership
 
@@ -181,7 +182,7 @@ async def update_community(
     return c
 
 
-async def join(session: AsyncSession, now: datetime, user: User, slug: str) -> Membership:
+async def join(session: AsyncSession, ctx: Context, now: datetime, user: User, slug: str) -> Membership:
     """Join an open community, ask to join a closed one, or accept an invitation."""
     found = await access(session, slug, user)
     found.check(Action.JOIN)
@@ -189,7 +190,7 @@ async def join(session: AsyncSession, now: datetime, user: User, slug: str) -> M
     if membership is not None:  # an invitation
         membership.state, membership.updated_at = "active", now
         return membership
-    state = "active" if community.visibility == "open" else "pending"
+    state = "active" if community.visibility == "open" and community.local else "pending"
     membership = await store.add_membership(
         session,
         Membership(
@@ -201,7 +202,9 @@ async def join(session: AsyncSession, now: datetime, user: User, slug: str) -> M
             updated_at=now,
         ),
     )
-    if state == "pending":
+    if not community.local:
+        await _follow_remote(session, ctx, now, community, membership)
+    elif state == "pending":
         managers = await store.staff_actor_ids(session, community.id, ("owner", "manager"))
         await notifications.notify(
             session,
@@ -214,7 +217,7 @@ async def join(session: AsyncSession, now: datetime, user: User, slug: str) -> M
     return membership
 
 
-async def leave(session: AsyncSession, now: datetime, user: User, slug: str) -> None:
+async def leave(session: AsyncSession, ctx: Context, now: datetime, user: User, slug: str) -> None:
     found = await access(session, slug, user)
     membership = found.membership
     if membership is None or membership.state == "banned":
@@ -222,16 +225,63 @@ async def leave(session: AsyncSession, now: datetime, user: User, slug: str) -> 
     last_owner = membership.role == "owner" and membership.state == "active"
     if last_owner and await store.count_active_owners(session, found.community.id) <= 1:
         raise Conflict("you are the last owner: make someone else owner before leaving")
+    if not found.community.local and membership.activity_uri:
+        person, group = await _actors(session, membership.actor_id, found.community.actor_id)
+        follow = outbox.follow_activity(person, group, membership.id)
+        undo = outbox.wrap("Undo", person.uri, follow, to=[group.uri], cc=[], audience=None)
+        await outbox.send_to_actor(session, ctx, now, group, undo, signer=person)
     await store.remove_membership(session, membership)
+
+
+async def _actors(session: AsyncSession, person_id: int, group_id: int) -> tuple[Actor, Actor]:
+    person, group = await session.get(Actor, person_id), await session.get(Actor, group_id)
+    assert person is not None and group is not None
+    return person, group
+
+
+async def _follow_remote(
+    session: AsyncSession, ctx: Context, now: datetime, community: Community, membership: Membership
+) -> None:
+    """Ask the Group hosting a community elsewhere to take this person in (Follow; it answers Accept)."""
+    person, group = await _actors(session, membership.actor_id, community.actor_id)
+    follow = outbox.follow_activity(person, group, membership.id)
+    membership.activity_uri = follow["id"]
+    await outbox.send_to_actor(session, ctx, now, group, follow, signer=person)
 
 
 async def _target(
     session: AsyncSession, community: Community, username: str
-) -> tuple[User, Membership | None]:
-    target = await get_user_by_username(session, username)
-    if target is None or target.actor_id is None:
+) -> tuple[Actor, Membership | None]:
+    """A person by local user name, or 'name@domain' for someone on another instance."""
+    if "@" in username.strip("@"):
+        name, domain = username.strip("@").split("@", 1)
+        actor = await get_actor_by_handle(session, domain.lower(), name)
+    else:
+        user = await get_user_by_username(session, username)
+        actor = await session.get(Actor, user.actor_id) if user and user.actor_id else None
+    if actor is None or actor.kind != "Person":
         raise NotFound(f"no person named '{username}'", field="username")
-    return target, await store.get_membership(session, community.id, target.actor_id)
+    return actor, await store.get_membership(session, community.id, actor.id)
+
+
+async def answer_follow(
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    community: Community,
+    membership: Membership,
+    *,
+    accept: bool,
+) -> None:
+    """Tell a person on another instance that their request to join was accepted or refused."""
+    person, group = await _actors(session, membership.actor_id, community.actor_id)
+    if person.local or not membership.activity_uri:
+        return
+    follow = {"id": membership.activity_uri, "type": "Follow", "actor": person.uri, "object": group.uri}
+    answer = outbox.wrap(
+        "Accept" if accept else "Reject", group.uri, follow, to=[person.uri], cc=[], audience=None
+    )
+    await outbox.send_to_actor(session, ctx, now, person, answer, signer=group)
 
 
 async def invite(session: AsyncSession, now: datetime, user: User, slug: str, username: str) -> Membership:
@@ -244,7 +294,7 @@ async def invite(session: AsyncSession, now: datetime, user: User, slug: str, us
         session,
         Membership(
             community_id=found.community.id,
-            actor_id=actor_id_of(target),
+            actor_id=target.id,
             role="member",
             state="invited",
             invited_by_id=user.actor_id,
@@ -256,7 +306,7 @@ async def invite(session: AsyncSession, now: datetime, user: User, slug: str, us
         session,
         now,
         kind="invitation",
-        recipients=[actor_id_of(target)],
+        recipients=[target.id],
         by_actor_id=user.actor_id,
         community_id=found.community.id,
     )
@@ -264,7 +314,7 @@ async def invite(session: AsyncSession, now: datetime, user: User, slug: str, us
 
 
 async def decide_request(
-    session: AsyncSession, now: datetime, user: User, slug: str, username: str, *, approve: bool
+    session: AsyncSession, ctx: Context, now: datetime, user: User, slug: str, username: str, *, approve: bool
 ) -> Membership | None:
     found = await access(session, slug, user)
     found.check(Action.MANAGE)
@@ -275,11 +325,12 @@ async def decide_request(
         session,
         now,
         kind="join_decision",
-        recipients=[actor_id_of(target)],
+        recipients=[target.id],
         by_actor_id=user.actor_id,
         community_id=found.community.id,
         detail="approved" if approve else "denied",
     )
+    await answer_follow(session, ctx, now, found.community, membership, accept=approve)
     if approve:
         membership.state, membership.updated_at = "active", now
         return membership
@@ -295,7 +346,7 @@ async def remove_member(
     target, membership = await _target(session, found.community, username)
     if membership is not None and membership.role in ("owner", "manager") and found.standing != "owner":
         raise Forbidden("only an owner can remove an owner or a manager")
-    if target.id == user.id:
+    if target.id == user.actor_id:
         raise Conflict("use 'leave' to leave a community")
     if ban:
         if membership is None:
@@ -303,7 +354,7 @@ async def remove_member(
                 session,
                 Membership(
                     community_id=found.community.id,
-                    actor_id=actor_id_of(target),
+                    actor_id=target.id,
                     role="member",
                     state="banned",
                     created_at=now,
@@ -337,7 +388,7 @@ async def set_role(
         session,
         now,
         kind="role_change",
-        recipients=[actor_id_of(target)],
+        recipients=[target.id],
         by_actor_id=user.actor_id,
         community_id=found.community.id,
         detail=role,

@@ -192,11 +192,15 @@ async def seed(ctx: Context) -> DemoLogin | None:
         }
         for slug, names in memberships.items():
             for name in names:
-                await communities.join(session, start, users[name], slug)
+                await communities.join(session, ctx, start, users[name], slug)
         for name in ("karim", "camille"):
-            await communities.join(session, start, users[name], "projet-atlas")
-            await communities.decide_request(session, start, users["lea"], "projet-atlas", name, approve=True)
-        await communities.join(session, start, users["tom"], "projet-atlas")  # left pending, for the animator
+            await communities.join(session, ctx, start, users[name], "projet-atlas")
+            await communities.decide_request(
+                session, ctx, start, users["lea"], "projet-atlas", name, approve=True
+            )
+        await communities.join(
+            session, ctx, start, users["tom"], "projet-atlas"
+        )  # left pending, for the animator
         await communities.invite(session, start, users["camille"], "comite-direction", "maria")
         await follows.follow(session, start, users["lea"], "karim")
         when = start
@@ -217,7 +221,7 @@ async def seed(ctx: Context) -> DemoLogin | None:
             owner = next(c[4] for c in COMMUNITIES if c[0] == slugs[0])
             fan = owner if owner != author else (comments[0][0] if comments else None)
             if fan is not None:
-                await posts.react(session, when, users[fan], post.id, "like")
+                await posts.react(session, ctx, when, users[fan], post.id, "like")
         poll = await posts.create_post(
             session,
             ctx,

@@ -13,7 +13,7 @@ from server.config import Settings
 from server.context import Context
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.policy import Decision
-from server.services import charter, media, notifications
+from server.services import charter, media, notifications, outbox
 from server.services.communities import CommunityAccess, access, actor_id_of
 from server.services.permissions import Action, allowed, readable_post_ids, standing
 from server.services.rendering import extract_hashtags, extract_mentions, render_markdown
@@ -172,6 +172,7 @@ async def create_post(
     post.uri = f"{settings.base_url}/posts/{post.id}"
     if attachment_ids:
         await media.attach_to_post(session, post.author_id, list(attachment_ids), post.id)
+    await outbox.post_created(session, ctx, now, post, author)
     await notifications.notify(
         session, now, kind="mention", recipients=mentioned, by_actor_id=post.author_id, post_id=post.id
     )
@@ -252,6 +253,7 @@ async def create_comment(
         mentioned_actor_ids=mentioned,
     )
     comment.uri = f"{settings.base_url}/posts/{comment.id}"
+    await outbox.post_created(session, ctx, now, comment, author)
     await store.bump_counter(session, root.id, "comment_count", 1)
     await notifications.notify(
         session,
@@ -320,6 +322,7 @@ async def edit_post(
         now,
     )
     post.held = decision.action == "hold"
+    await outbox.post_updated(session, ctx, now, post, user)
     await store.replace_tags_and_mentions(session, post, extract_hashtags(body), mentioned)
     await notifications.notify(
         session,
@@ -332,7 +335,7 @@ async def edit_post(
     return post
 
 
-async def delete_post(session: AsyncSession, now: datetime, user: User, post_id: int) -> Post:
+async def delete_post(session: AsyncSession, ctx: Context, now: datetime, user: User, post_id: int) -> Post:
     """Leave a tombstone: replies stay in place, the content is gone."""
     post = await readable_post(session, user, post_id)
     if post.deleted_at is not None:
@@ -344,11 +347,19 @@ async def delete_post(session: AsyncSession, now: datetime, user: User, post_id:
     post.deleted_at, post.source, post.title, post.content_html, post.poll_options = now, "", "", "", None
     if post.root_id is not None:
         await store.bump_counter(session, post.root_id, "comment_count", -1)
+    await outbox.post_deleted(session, ctx, now, post, user)
     return post
 
 
 async def react(
-    session: AsyncSession, now: datetime, user: User, post_id: int, kind: str, *, on: bool = True
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    user: User,
+    post_id: int,
+    kind: str,
+    *,
+    on: bool = True,
 ) -> bool:
     """Add (or with on=False remove) a reaction; returns whether anything changed."""
     if kind not in REACTIONS:
@@ -373,10 +384,12 @@ async def react(
             post_id=post.id,
             detail=kind,
         )
+        await outbox.reacted(session, ctx, now, post, user, kind, True)
         return True
     if not on and existing is not None:
         await store.remove_reaction(session, existing)
         await store.bump_counter(session, post.id, "reaction_count", -1)
+        await outbox.reacted(session, ctx, now, post, user, kind, False)
         return True
     return False
 

@@ -227,9 +227,9 @@ async def join(request: Request) -> Response:
     form = await request.form()
     async with ctx.transaction() as session:
         if text(form, "leave"):
-            await communities.leave(session, ctx.clock.now(), user, slug)
+            await communities.leave(session, ctx, ctx.clock.now(), user, slug)
         else:
-            await communities.join(session, ctx.clock.now(), user, slug)
+            await communities.join(session, ctx, ctx.clock.now(), user, slug)
     return back(form, f"/c/{slug}")
 
 
@@ -242,7 +242,7 @@ async def decide(request: Request) -> Response:
         raise NotFound("no such action: use approve or deny")
     async with ctx.transaction() as session:
         await communities.decide_request(
-            session, ctx.clock.now(), user, slug, username, approve=decision == "approve"
+            session, ctx, ctx.clock.now(), user, slug, username, approve=decision == "approve"
         )
     return redirect(f"/c/{slug}/members?done={decision}")
 

@@ -220,8 +220,8 @@ async def react(request: Request) -> Response:
     form = await request.form()
     kind = text(form, "kind", max_length=50)
     async with ctx.transaction() as session:
-        if not await posts.react(session, ctx.clock.now(), user, post_id, kind, on=True):
-            await posts.react(session, ctx.clock.now(), user, post_id, kind, on=False)
+        if not await posts.react(session, ctx, ctx.clock.now(), user, post_id, kind, on=True):
+            await posts.react(session, ctx, ctx.clock.now(), user, post_id, kind, on=False)
         (view,) = await feeds.hydrate(session, user, [post_id])
     if is_htmx(request):
         return render(request, "_reactions.html", {"view": view, "next_url": safe_next(text(form, "next"))})
@@ -291,7 +291,7 @@ async def delete(request: Request) -> Response:
     ctx, user = ctx_of(request), await require_user(request)
     post_id = int(request.path_params["post_id"])
     async with ctx.transaction() as session:
-        post = await posts.delete_post(session, ctx.clock.now(), user, post_id)
+        post = await posts.delete_post(session, ctx, ctx.clock.now(), user, post_id)
         root_id = post.root_id
     return redirect(f"/posts/{root_id}" if root_id else "/")
 

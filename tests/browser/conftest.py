@@ -84,7 +84,7 @@ def run_cercle(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     """`cercle init` then `cercle run` on a free port, with people made by `cercle user create`."""
     directory = tmp_path_factory.mktemp("browser-instance")
@@ -122,7 +122,9 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+    # Module scope, not session: the sync API runs an event loop in this thread while it is open,
+    # which would stop every later asyncio.run() in the session.
 def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 

@@ -42,6 +42,7 @@ PEERS = [
     {"domain": "munich.example", "jurisdiction": "DE"},
     {"domain": "lyon.example", "jurisdiction": "FR"},
 ]
+CHARTERS = {"paris.example": "fr", "munich.example": "de", "lyon.example": "fr"}
 
 
 class Router(httpx.AsyncBaseTransport):
@@ -219,6 +220,7 @@ async def _instance(
         "domain": domain,
         "scheme": "https",
         "peers": [p for p in PEERS if p["domain"] != domain],
+        "charter": CHARTERS.get(domain, "group"),
         "data_dir": tmp_path / domain,
         "media_dir": tmp_path / domain / "media",
     }

@@ -293,7 +293,8 @@ async def test_unknown_types_are_accepted_and_ignored(
     assert response.status_code == 202
     await paris.settle()
     rows = await paris.inbox_rows()
-    assert [r.outcome for r in rows] == ["ignored"] * 3 and rows[-1].raw["type"] == "Dance"
+    assert len(rows) == 3 and all((r.outcome or "").startswith("ignored") for r in rows)
+    assert rows[-1].raw["type"] == "Dance" and rows[-1].outcome == "ignored"
     after = await paris.snapshot()
     assert after["actors"] == known["actors"] and after["keys"] == known["keys"]
 

@@ -130,7 +130,7 @@ def mail(sender: str, to: str, subject: str, body: str, **headers: str) -> Email
 
 async def join(ctx: Context, user: User, slug: str) -> None:
     async with ctx.transaction() as session:
-        await communities.join(session, ctx.clock.now(), user, slug)
+        await communities.join(session, ctx, ctx.clock.now(), user, slug)
 
 
 async def write(ctx: Context, user: User, slug: str | None, body: str, title: str = "") -> Post:

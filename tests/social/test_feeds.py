@@ -18,7 +18,7 @@ async def test_home_feed_mixes_my_communities_and_people_i_follow(ctx: Context, 
     design = await community(ctx, bob, "design")
     secret = await community(ctx, eve, "secret-stuff", "secret")
     async with ctx.transaction() as session:
-        await communities.join(session, clock.now(), ada, "design")
+        await communities.join(session, ctx, clock.now(), ada, "design")
         await follows.follow(session, clock.now(), ada, "eve")
     bodies = [
         ("bob", "design", "in design"),
@@ -78,7 +78,7 @@ async def test_a_feed_page_costs_the_same_number_of_queries_for_5_or_50_posts(
     for slug in ("alpha", "beta", "gamma"):
         await community(ctx, ada, slug)
         async with ctx.transaction() as session:
-            await communities.join(session, clock.now(), bob, slug)
+            await communities.join(session, ctx, clock.now(), bob, slug)
     for i in range(60):
         clock.advance(timedelta(seconds=1))
         async with ctx.transaction() as session:
@@ -91,7 +91,7 @@ async def test_a_feed_page_costs_the_same_number_of_queries_for_5_or_50_posts(
                 communities=[["alpha", "beta", "gamma"][i % 3]],
                 poll_options=["yes", "no"] if i % 7 == 0 else None,
             )
-            await posts.react(session, clock.now(), bob if i % 2 else ada, post.id, "like")
+            await posts.react(session, ctx, clock.now(), bob if i % 2 else ada, post.id, "like")
             await posts.create_comment(session, ctx, clock.now(), bob, parent_id=post.id, body="ok")
 
     statements: list[str] = []

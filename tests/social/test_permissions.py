@@ -95,12 +95,12 @@ async def test_matrix(ctx: Context, visibility: str) -> None:
         Action.SEE: lambda u: lambda s: communities.access(s, slug, u),
         Action.READ: lambda u: lambda s: feeds.community_feed(s, now, u, slug),
         Action.LIST_MEMBERS: lambda u: lambda s: communities.members(s, u, slug),
-        Action.JOIN: lambda u: lambda s: communities.join(s, now, u, slug),
+        Action.JOIN: lambda u: lambda s: communities.join(s, ctx, now, u, slug),
         Action.POST: lambda u: lambda s: posts.create_post(s, ctx, now, u, body="Hi", communities=[slug]),
         Action.COMMENT: lambda u: (
             lambda s: posts.create_comment(s, ctx, now, u, parent_id=post.id, body="Hi")
         ),
-        Action.REACT: lambda u: lambda s: posts.react(s, now, u, post.id, "like"),
+        Action.REACT: lambda u: lambda s: posts.react(s, ctx, now, u, post.id, "like"),
         Action.MODERATE: lambda u: lambda s: posts.pin(s, u, post.id, slug, pinned=True),
         Action.MANAGE: lambda u: lambda s: communities.update_community(s, now, u, slug, description="New"),
     }

@@ -1,0 +1,197 @@
+"""The delivery worker: sends queued activities to peer inboxes, in order, with retries.
+
+How it works. Deliveries are rows written in the same transaction as the content they carry
+(see `server.storage.delivery.enqueue`), grouped into one *stream* per destination inbox.
+A worker claims due streams by taking a short lease on them (on PostgreSQL with
+`FOR UPDATE SKIP LOCKED`, so any number of worker processes share the work and never hold
+the same stream), then sends each stream's pending rows one after another, oldest first:
+order is kept per destination, and streams run in parallel up to `parallel_streams`.
+
+Each answer is classified by the one table in `server.delivery.outcomes`. A delivered or
+refused row is finished in its own small transaction right after its answer, so a killed
+worker loses at most the row in flight, which a later worker sends again (receivers dedupe
+by activity id). A failed attempt stops the stream and schedules it again: after the
+peer's `Retry-After`, or after an exponential backoff with jitter. Failures also count
+against the peer: past `CIRCUIT_THRESHOLD` in a row the circuit opens and no stream to
+that peer is tried until it closes; a stream failing for longer than the configured
+`unreachable_after` gives up its rows (recorded) and marks the peer unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.context import Context
+from server.delivery.outcomes import Next, backoff, classify
+from server.storage import delivery as store
+from server.storage.delivery_models import Delivery
+
+logger = logging.getLogger(__name__)
+
+CIRCUIT_THRESHOLD = 5
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: int | None
+    retry_after: str | None = None
+    error: str | None = None
+
+
+Sender = Callable[[Delivery], Awaitable[SendResult]]
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        ctx: Context,
+        send: Sender,
+        *,
+        rng: random.Random | None = None,
+        parallel_streams: int = 32,
+        rows_per_stream: int = 100,
+        lease: timedelta = timedelta(minutes=5),
+        unreachable_after: timedelta | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.send = send
+        self.rng = rng or random.Random()
+        self.parallel_streams = parallel_streams
+        self.rows_per_stream = rows_per_stream
+        self.lease = lease
+        self.unreachable_after = unreachable_after or timedelta(
+            hours=ctx.settings.peer_unreachable_after_hours
+        )
+
+    async def run_once(self) -> int:
+        """Claim the due streams and work them; returns the number of attempts made."""
+        now = self.ctx.clock.now()
+        async with self.ctx.transaction() as session:
+            streams = await store.claim_streams(session, now, limit=self.parallel_streams, lease=self.lease)
+            claimed = [(s.destination, s.peer_domain, s.failures, s.first_failure_at) for s in streams]
+        if not claimed:
+            return 0
+        counts = await asyncio.gather(*(self._work(*stream) for stream in claimed))
+        return sum(counts)
+
+    async def run_forever(self, stop: asyncio.Event, *, idle_seconds: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                attempts = await self.run_once()
+            except Exception:  # a bug or a database hiccup must not end the worker
+                logger.exception("delivery round failed")
+                attempts = 0
+            if attempts == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+
+    async def _work(
+        self, destination: str, domain: str, failures: int, first_failure_at: datetime | None
+    ) -> int:
+        now = self.ctx.clock.now()
+        async with self.ctx.transaction() as session:
+            health = await store.get_peer_health(session, domain)
+            circuit = health.circuit_open_until
+            rows = (
+                []
+                if circuit and circuit > now
+                else list(await store.pending_deliveries(session, destination, limit=self.rows_per_stream))
+            )
+        if circuit and circuit > now:
+            async with self.ctx.transaction() as session:
+                await store.release_stream(
+                    session,
+                    destination,
+                    next_attempt_at=circuit,
+                    failures=failures,
+                    first_failure_at=first_failure_at,
+                )
+            return 0
+        attempts = 0
+        next_attempt = now
+        for row in rows:
+            attempts += 1
+            result = await self._send(row)
+            now = self.ctx.clock.now()
+            outcome = classify(result.status, result.retry_after, now=now)
+            if outcome.next in (Next.DELIVERED, Next.GIVE_UP):
+                async with self.ctx.transaction() as session:
+                    await store.finish_delivery(
+                        session,
+                        row.id,
+                        state="delivered" if outcome.next is Next.DELIVERED else "given_up",
+                        now=now,
+                        status=result.status,
+                        error=result.error,
+                    )
+                    await self._peer_answered(session, domain, now, outcome=outcome.next)
+                failures, first_failure_at = 0, None
+                if outcome.next is Next.GIVE_UP:
+                    logger.warning(
+                        "delivery %s to %s refused with %s: given up", row.id, domain, result.status
+                    )
+                continue
+            failures += 1
+            first_failure_at = first_failure_at or now
+            delay = outcome.retry_after if outcome.next is Next.RETRY_AFTER and outcome.retry_after else None
+            next_attempt = now + (delay or backoff(failures, self.rng))
+            logger.info(
+                "delivery to %s failed (%s, attempt %s); next try at %s",
+                domain,
+                result.status or result.error,
+                failures,
+                next_attempt.isoformat(),
+            )
+            async with self.ctx.transaction() as session:
+                await store.record_failed_attempt(session, row.id, status=result.status, error=result.error)
+                await self._peer_answered(session, domain, now, outcome=outcome.next)
+                if now - first_failure_at >= self.unreachable_after:
+                    given_up = await store.give_up_stream(
+                        session, destination, error=f"unreachable since {first_failure_at.isoformat()}"
+                    )
+                    health = await store.get_peer_health(session, domain)
+                    health.unreachable_since = health.unreachable_since or first_failure_at
+                    logger.warning("peer %s unreachable: %s deliveries given up", domain, given_up)
+                    failures, first_failure_at = 0, None
+            break
+        async with self.ctx.transaction() as session:
+            await store.release_stream(
+                session,
+                destination,
+                next_attempt_at=next_attempt,
+                failures=failures,
+                first_failure_at=first_failure_at,
+            )
+        return attempts
+
+    async def _send(self, row: Delivery) -> SendResult:
+        try:
+            return await self.send(row)
+        except Exception as exc:  # any failure to get an answer is a network failure for the table
+            return SendResult(status=None, error=f"{type(exc).__name__}: {exc}"[:500])
+
+    async def _peer_answered(
+        self, session: AsyncSession, domain: str, now: datetime, *, outcome: Next
+    ) -> None:
+        """Feed the peer's health: any answer but a failure closes the circuit."""
+        health = await store.get_peer_health(session, domain)
+        if outcome in (Next.DELIVERED, Next.GIVE_UP):
+            health.consecutive_failures, health.circuit_open_until = 0, None
+            health.first_failure_at, health.unreachable_since, health.last_success_at = None, None, now
+            health.delivered += outcome is Next.DELIVERED
+            return
+        health.consecutive_failures += 1
+        health.failed += 1
+        health.first_failure_at = health.first_failure_at or now
+        if health.consecutive_failures >= CIRCUIT_THRESHOLD:
+            health.circuit_open_until = now + backoff(
+                health.consecutive_failures - CIRCUIT_THRESHOLD + 1, self.rng
+            )

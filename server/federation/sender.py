@@ -1,0 +1,69 @@
+"""Sending one queued delivery: signed as its actor, to an allowed peer, with a timeout.
+
+Signatures follow the peer: RFC 9421 with Ed25519 for sister instances, draft-cavage with
+RSA otherwise, switching once on a 401 (see `server.activitypub.auth`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from server.activitypub.auth import SignatureAuth
+from server.activitypub.keys import load_private_key_pem
+from server.activitypub.vocabulary import ACTIVITY_JSON
+from server.delivery.worker import SendResult
+from server.federation.state import Federation
+from server.services.actors import ensure_actor_keys
+from server.storage.delivery_models import Delivery
+from server.storage.social import Actor
+
+
+class DeliverySender:
+    def __init__(self, fed: Federation) -> None:
+        self.fed = fed
+        self._auth: dict[int, SignatureAuth] = {}
+
+    async def auth_for(self, actor_id: int) -> SignatureAuth:
+        if actor_id in self._auth:
+            return self._auth[actor_id]
+        ctx = self.fed.ctx
+        async with ctx.transaction() as session:
+            actor = await session.get(Actor, actor_id)
+            if actor is None or not actor.local:
+                raise LookupError(f"actor {actor_id} cannot sign: not local")
+            found = (await ensure_actor_keys(session, actor, ctx.clock.now())).by_algorithm
+        rsa_row, ed_row = found["rsa"], found["ed25519"]
+        assert rsa_row.private_pem is not None and ed_row.private_pem is not None
+        rsa_key, ed_key = load_private_key_pem(rsa_row.private_pem), load_private_key_pem(ed_row.private_pem)
+        assert isinstance(rsa_key, rsa.RSAPrivateKey) and isinstance(ed_key, ed25519.Ed25519PrivateKey)
+        auth = SignatureAuth(
+            rsa_row.key_id,
+            rsa_key,
+            memory=self.fed.formats,
+            ed25519_key_id=ed_row.key_id,
+            ed25519_key=ed_key,
+            clock=ctx.clock.now,
+        )
+        self._auth[actor_id] = auth
+        return auth
+
+    async def __call__(self, row: Delivery) -> SendResult:
+        refusal = await self.fed.fetcher.refusal(row.destination)
+        if refusal is not None:
+            # Not an answer from the peer: our own allowlist refuses it. Recorded as a refusal (given up).
+            return SendResult(status=403, error=f"refused here: {refusal}")
+        auth = await self.auth_for(row.signer_actor_id)
+        http = self.fed.ctx.http
+        body = json.dumps(row.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        request = http.build_request(
+            "POST", row.destination, content=body, headers={"Content-Type": ACTIVITY_JSON}
+        )
+        try:
+            response = await http.send(request, auth=auth)
+        except httpx.HTTPError as exc:
+            return SendResult(status=None, error=f"{type(exc).__name__}: {exc}"[:500])
+        await response.aclose()
+        return SendResult(status=response.status_code, retry_after=response.headers.get("retry-after"))

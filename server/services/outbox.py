@@ -1,0 +1,461 @@
+"""Outbound federation (FEP-1b12): what local actions send to peer instances.
+
+Every function here runs inside the transaction that writes the content, and only enqueues
+deliveries (`server.storage.delivery.enqueue`): the worker sends them later, so a post and
+the record of its deliveries are committed together or not at all.
+
+Routing. A post lives in communities. For a community hosted here, its Group actor
+`Announce`s the activity, unchanged, to every instance where it has an accepted member
+(one delivery per shared inbox). For a community hosted elsewhere (a local mirror with
+`local = False`), the author's own actor sends the activity to that Group's inbox, and
+the Group announces it to its followers. Content of closed and secret communities is
+never addressed to `as:Public`.
+
+The sender's charter decides, per destination jurisdiction, what may leave (`egress`):
+allowed, denied, sent as a reference only (the receiving instance fetches it with a signed
+request and a live access check), or held until the author gives a separate cross-border
+consent (rows in state `awaiting_consent`, released by `consent_given`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.activitypub.vocabulary import AS_CONTEXT, AS_PUBLIC
+from server.context import Context
+from server.policy import ContentFacts, EgressFacts, evaluate_egress
+from server.services import charter as charter_service
+from server.storage import delivery as delivery_store
+from server.storage import federation_graph as graph
+from server.storage import posts as post_store
+from server.storage.delivery_models import Delivery
+from server.storage.models import User
+from server.storage.social import Actor, Attachment, Community, Post
+
+SENDABLE = ("allow", "label", "redact")
+
+
+@dataclass(frozen=True)
+class Route:
+    destination: str
+    peer_domain: str
+
+
+def activity_id(actor_uri: str, kind: str) -> str:
+    return f"{actor_uri}/activities/{kind.lower()}-{uuid.uuid4().hex}"
+
+
+def note_document(
+    post: Post,
+    author: Actor,
+    communities: Sequence[tuple[Community, Actor]],
+    *,
+    in_reply_to: str | None,
+    context: str | None,
+    attachments: Sequence[Attachment] = (),
+    base_url: str,
+) -> dict[str, Any]:
+    """The ActivityStreams object of a post or comment."""
+    groups = [group.uri for _, group in communities]
+    public = all(c.visibility == "open" for c, _ in communities) or (not communities and post.on_profile)
+    document: dict[str, Any] = {
+        "@context": AS_CONTEXT,
+        "id": post.uri,
+        "type": "Question" if post.kind == "poll" else "Note",
+        "attributedTo": author.uri,
+        "content": post.content_html,
+        "mediaType": "text/html",
+        "source": {"content": post.source, "mediaType": "text/markdown"},
+        "published": post.created_at.isoformat(),
+        "to": groups or [f"{author.uri}/followers"],
+        "cc": [AS_PUBLIC] if public else [],
+        "url": post.uri,
+    }
+    if groups:
+        document["audience"] = groups[0]
+    if post.title:
+        document["name"] = post.title
+    if post.edited_at:
+        document["updated"] = post.edited_at.isoformat()
+    if in_reply_to:
+        document["inReplyTo"] = in_reply_to
+    if context:
+        document["context"] = context
+    if post.kind == "poll" and post.poll_options:
+        document["oneOf"] = [{"type": "Note", "name": option} for option in post.poll_options]
+    if attachments:
+        document["attachment"] = [
+            {
+                "type": "Document",
+                "mediaType": a.media_type,
+                "name": a.description or a.filename,
+                "url": a.remote_url or f"{base_url}/media/{a.id}/{a.filename}",
+            }
+            for a in attachments
+        ]
+    return document
+
+
+def wrap(
+    kind: str, actor_uri: str, obj: Any, *, to: list[str], cc: list[str], audience: str | None
+) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "@context": AS_CONTEXT,
+        "id": activity_id(actor_uri, kind),
+        "type": kind,
+        "actor": actor_uri,
+        "object": obj,
+        "to": to,
+        "cc": cc,
+    }
+    if audience:
+        document["audience"] = audience
+    return document
+
+
+async def _egress(
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    *,
+    peer_domain: str,
+    kind: str,
+    author_user: User | None,
+    text: str,
+    subject: str,
+    actor_id: int | None,
+) -> tuple[str, str | None]:
+    """The sender's charter on one destination: ('send'|'reference'|'consent'|'deny', article)."""
+    peer = ctx.settings.peer(peer_domain)
+    jurisdiction = peer.jurisdiction if peer else None
+    consents = (
+        await charter_service.consented_jurisdictions(session, author_user) if author_user else frozenset()
+    )
+    decision = evaluate_egress(
+        ctx.charter,
+        EgressFacts(
+            destination_jurisdiction=jurisdiction,
+            content_kind=kind,
+            destination_regions=ctx.charter.regions_of(jurisdiction),
+            consented_jurisdictions=consents,
+            content=ContentFacts(text=text, kind=kind, author_jurisdiction=ctx.charter.jurisdiction),
+        ),
+    )
+    if decision.article_id is not None or decision.action not in SENDABLE:
+        await charter_service.record_decision(
+            session,
+            now,
+            ctx.charter,
+            decision,
+            subject_kind=kind,
+            subject=subject,
+            actor_id=actor_id,
+            peer_domain=peer_domain,
+        )
+    if decision.action in SENDABLE:
+        return "send", decision.article_id
+    if decision.action == "reference_only":
+        return "reference", decision.article_id
+    if decision.action == "require_consent":
+        return "consent", decision.article_id
+    return "deny", decision.article_id
+
+
+async def _enqueue(
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    *,
+    routes: Sequence[Route],
+    payload: dict[str, Any],
+    reference: dict[str, Any] | None,
+    signer: Actor,
+    post: Post | None,
+    kind: str,
+    author_user: User | None,
+    text: str,
+) -> int:
+    rows: list[Delivery] = []
+    held: list[Delivery] = []
+    for route in {r.destination: r for r in routes}.values():
+        verdict, article = await _egress(
+            session,
+            ctx,
+            now,
+            peer_domain=route.peer_domain,
+            kind=kind,
+            author_user=author_user,
+            text=text,
+            subject=post.uri if post else payload["id"],
+            actor_id=signer.id,
+        )
+        if verdict == "deny":
+            continue
+        body = reference if verdict == "reference" and reference is not None else payload
+        row = Delivery(
+            destination=route.destination,
+            peer_domain=route.peer_domain,
+            activity_uri=str(body["id"]),
+            payload=body,
+            signer_actor_id=signer.id,
+            post_id=post.id if post else None,
+            article=article,
+            state="awaiting_consent" if verdict == "consent" else "pending",
+            attempts=0,
+            created_at=now,
+        )
+        (held if verdict == "consent" else rows).append(row)
+    await delivery_store.enqueue(session, now, rows)
+    session.add_all(held)
+    return len(rows)
+
+
+async def member_routes(
+    session: AsyncSession, community: Community, *, exclude_domain: str | None = None
+) -> list[Route]:
+    """One route per instance with an accepted member of this (local) community."""
+    inboxes = await graph.remote_member_inboxes(session, community.id)
+    return [Route(inbox, domain) for inbox, domain in inboxes if domain != exclude_domain]
+
+
+async def announce(
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    community: Community,
+    inner: dict[str, Any],
+    *,
+    post: Post | None,
+    kind: str,
+    author_user: User | None,
+    text: str,
+) -> int:
+    """The community's Group announces `inner` to every member instance."""
+    group = await session.get(Actor, community.actor_id)
+    assert group is not None
+    routes = await member_routes(session, community)
+    if not routes:
+        return 0
+    public = community.visibility == "open"
+    to, cc = [f"{group.uri}/followers"], [AS_PUBLIC] if public else []
+    payload = wrap("Announce", group.uri, inner, to=to, cc=cc, audience=group.uri)
+    reference = wrap("Announce", group.uri, inner.get("id"), to=to, cc=cc, audience=group.uri)
+    return await _enqueue(
+        session,
+        ctx,
+        now,
+        routes=routes,
+        payload=payload,
+        reference=reference,
+        signer=group,
+        post=post,
+        kind=kind,
+        author_user=author_user,
+        text=text,
+    )
+
+
+async def send_to_group(
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    group: Actor,
+    activity: dict[str, Any],
+    *,
+    signer: Actor,
+    post: Post | None,
+    kind: str,
+    author_user: User | None,
+    text: str,
+) -> int:
+    """A local person's activity for a community hosted elsewhere goes to that Group's inbox."""
+    if not group.inbox_url:
+        return 0
+    route = Route(group.inbox_url, group.domain)
+    return await _enqueue(
+        session,
+        ctx,
+        now,
+        routes=[route],
+        payload=activity,
+        reference=None,
+        signer=signer,
+        post=post,
+        kind=kind,
+        author_user=author_user,
+        text=text,
+    )
+
+
+async def send_to_actor(
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    target: Actor,
+    activity: dict[str, Any],
+    *,
+    signer: Actor,
+) -> int:
+    """A direct activity (Accept, Reject, Follow, Undo) to one remote actor's inbox."""
+    if not target.inbox_url or target.local:
+        return 0
+    return await _enqueue(
+        session,
+        ctx,
+        now,
+        routes=[Route(target.inbox_url, target.domain)],
+        payload=activity,
+        reference=None,
+        signer=signer,
+        post=None,
+        kind="membership",
+        author_user=None,
+        text="",
+    )
+
+
+async def consent_given(
+    session: AsyncSession, ctx: Context, now: datetime, user: User, jurisdiction: str
+) -> int:
+    """The author's deliveries that waited for this cross-border consent leave now."""
+    if user.actor_id is None:
+        return 0
+    wanted = jurisdiction.upper()
+    domains = [
+        peer.domain
+        for peer in ctx.settings.peers
+        if peer.jurisdiction == wanted or wanted in ctx.charter.regions_of(peer.jurisdiction)
+    ]
+    return await delivery_store.release_awaiting_consent(session, now, user.actor_id, domains)
+
+
+async def _thread(
+    session: AsyncSession, post: Post
+) -> tuple[Post, list[tuple[Community, Actor]], str | None]:
+    root = post if post.root_id is None else await session.get(Post, post.root_id)
+    assert root is not None
+    parent = await session.get(Post, post.parent_id) if post.parent_id else None
+    return root, await graph.communities_of_post(session, root.id), parent.uri if parent else None
+
+
+async def post_document(session: AsyncSession, ctx: Context, post: Post) -> dict[str, Any]:
+    """The Note (or Question) of a post as peers see it: also what the object URL serves."""
+    author = await session.get(Actor, post.author_id)
+    assert author is not None
+    root, communities, parent_uri = await _thread(session, post)
+    files = await post_store.attachments_of(session, [post.id])
+    return note_document(
+        post,
+        author,
+        communities,
+        in_reply_to=parent_uri,
+        context=root.uri if root.id != post.id else None,
+        attachments=files.get(post.id, []),
+        base_url=ctx.settings.base_url,
+    )
+
+
+async def _route(
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    post: Post,
+    activity: dict[str, Any],
+    *,
+    sender: Actor,
+    author_user: User | None,
+) -> int:
+    """Send `activity` about `post` where its thread lives: announced by local groups, to remote groups."""
+    _, communities, _ = await _thread(session, post)
+    kind = "comment" if post.root_id else "post"
+    sent = 0
+    for community, group in communities:
+        if community.local:
+            sent += await announce(
+                session,
+                ctx,
+                now,
+                community,
+                activity,
+                post=post,
+                kind=kind,
+                author_user=author_user,
+                text=post.source,
+            )
+        elif sender.local:
+            sent += await send_to_group(
+                session,
+                ctx,
+                now,
+                group,
+                activity,
+                signer=sender,
+                post=post,
+                kind=kind,
+                author_user=author_user,
+                text=post.source,
+            )
+    return sent
+
+
+async def post_created(
+    session: AsyncSession, ctx: Context, now: datetime, post: Post, author_user: User
+) -> int:
+    if post.held:
+        return 0
+    note = await post_document(session, ctx, post)
+    author = await session.get(Actor, post.author_id)
+    assert author is not None
+    create = wrap("Create", author.uri, note, to=note["to"], cc=note["cc"], audience=note.get("audience"))
+    create["id"] = f"{post.uri}/create"
+    return await _route(session, ctx, now, post, create, sender=author, author_user=author_user)
+
+
+async def post_updated(
+    session: AsyncSession, ctx: Context, now: datetime, post: Post, author_user: User
+) -> int:
+    if post.held:
+        return 0
+    note = await post_document(session, ctx, post)
+    author = await session.get(Actor, post.author_id)
+    assert author is not None
+    update = wrap("Update", author.uri, note, to=note["to"], cc=note["cc"], audience=note.get("audience"))
+    return await _route(session, ctx, now, post, update, sender=author, author_user=author_user)
+
+
+async def post_deleted(session: AsyncSession, ctx: Context, now: datetime, post: Post, by: User) -> int:
+    deleter = await session.get(Actor, by.actor_id) if by.actor_id else None
+    if deleter is None:
+        return 0
+    _, communities, _ = await _thread(session, post)
+    to = [group.uri for _, group in communities]
+    delete = wrap("Delete", deleter.uri, {"id": post.uri, "type": "Tombstone"}, to=to, cc=[], audience=None)
+    return await _route(session, ctx, now, post, delete, sender=deleter, author_user=None)
+
+
+async def reacted(
+    session: AsyncSession, ctx: Context, now: datetime, post: Post, by: User, kind: str, on: bool
+) -> int:
+    actor = await session.get(Actor, by.actor_id) if by.actor_id else None
+    if actor is None:
+        return 0
+    _, communities, _ = await _thread(session, post)
+    to = [group.uri for _, group in communities]
+    like = wrap("Like", actor.uri, post.uri, to=to, cc=[], audience=to[0] if to else None)
+    like["id"] = f"{actor.uri}/likes/{post.id}-{kind}"
+    if kind != "like":
+        like["type"], like["content"] = "EmojiReact", kind
+    activity = like if on else wrap("Undo", actor.uri, like, to=to, cc=[], audience=like.get("audience"))
+    return await _route(session, ctx, now, post, activity, sender=actor, author_user=None)
+
+
+def follow_activity(person: Actor, group: Actor, membership_id: int) -> dict[str, Any]:
+    follow = wrap("Follow", person.uri, group.uri, to=[group.uri], cc=[], audience=None)
+    follow["id"] = f"{person.uri}/follows/{group.domain}/{membership_id}"
+    return follow

@@ -1,0 +1,201 @@
+"""Storage verbs of the delivery queue: enqueue with the content, claim streams, record outcomes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.storage.delivery_models import Delivery, DeliveryStream, PeerHealth
+from server.storage.social import Post
+
+
+async def enqueue(session: AsyncSession, now: datetime, rows: Sequence[Delivery]) -> None:
+    """Add deliveries in the caller's transaction (the one that writes the content they carry)."""
+    if not rows:
+        return
+    session.add_all(rows)
+    await _count_into_streams(session, now, rows)
+
+
+async def _count_into_streams(session: AsyncSession, now: datetime, rows: Sequence[Delivery]) -> None:
+    per_stream = Counter(row.destination for row in rows)
+    domains = {row.destination: row.peer_domain for row in rows}
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    for destination, count in per_stream.items():
+        await session.execute(
+            insert(DeliveryStream)
+            .values(
+                destination=destination,
+                peer_domain=domains[destination],
+                next_attempt_at=now,
+                failures=0,
+                pending=0,
+            )
+            .on_conflict_do_nothing(index_elements=["destination"])
+        )
+        await session.execute(
+            update(DeliveryStream)
+            .where(DeliveryStream.destination == destination)
+            .values(pending=DeliveryStream.pending + count)
+        )
+    await session.flush()
+
+
+async def release_awaiting_consent(
+    session: AsyncSession, now: datetime, author_actor_id: int, domains: Sequence[str]
+) -> int:
+    """Deliveries of this author's posts that waited for a consent to these peers become pending."""
+    if not domains:
+        return 0
+    query = (
+        select(Delivery)
+        .join(Post, Post.id == Delivery.post_id)
+        .where(
+            Delivery.state == "awaiting_consent",
+            Post.author_id == author_actor_id,
+            Delivery.peer_domain.in_(set(domains)),
+        )
+        .order_by(Delivery.id)
+    )
+    rows = list((await session.execute(query)).scalars())
+    for row in rows:
+        row.state = "pending"
+    await session.flush()
+    await _count_into_streams(session, now, rows)
+    return len(rows)
+
+
+async def claim_streams(
+    session: AsyncSession, now: datetime, *, limit: int, lease: timedelta
+) -> list[DeliveryStream]:
+    """Due streams with work, leased to the caller; on PostgreSQL, rows locked by others are skipped."""
+    query = (
+        select(DeliveryStream)
+        .where(
+            DeliveryStream.pending > 0,
+            DeliveryStream.next_attempt_at <= now,
+            or_(DeliveryStream.leased_until.is_(None), DeliveryStream.leased_until < now),
+        )
+        .order_by(DeliveryStream.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    streams = list((await session.execute(query)).scalars())
+    for stream in streams:
+        stream.leased_until = now + lease
+    await session.flush()
+    return streams
+
+
+async def pending_deliveries(session: AsyncSession, destination: str, *, limit: int) -> Sequence[Delivery]:
+    query = (
+        select(Delivery)
+        .where(Delivery.destination == destination, Delivery.state == "pending")
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def finish_delivery(
+    session: AsyncSession,
+    delivery_id: int,
+    *,
+    state: str,
+    now: datetime,
+    status: int | None,
+    error: str | None,
+) -> None:
+    """Mark a delivery delivered or given up, and count it off its stream."""
+    row = await session.get(Delivery, delivery_id)
+    if row is None or row.state != "pending":
+        return
+    row.state, row.last_status, row.last_error = state, status, error
+    row.attempts += 1
+    if state == "delivered":
+        row.delivered_at = now
+    await session.execute(
+        update(DeliveryStream)
+        .where(DeliveryStream.destination == row.destination)
+        .values(pending=DeliveryStream.pending - 1)
+    )
+
+
+async def record_failed_attempt(
+    session: AsyncSession, delivery_id: int, *, status: int | None, error: str | None
+) -> None:
+    row = await session.get(Delivery, delivery_id)
+    if row is not None:
+        row.attempts += 1
+        row.last_status, row.last_error = status, error
+
+
+async def give_up_stream(session: AsyncSession, destination: str, *, error: str) -> int:
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.destination == destination, Delivery.state == "pending")
+        .values(state="given_up", last_error=error)
+    )
+    await session.execute(
+        update(DeliveryStream).where(DeliveryStream.destination == destination).values(pending=0)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def release_stream(
+    session: AsyncSession,
+    destination: str,
+    *,
+    next_attempt_at: datetime,
+    failures: int,
+    first_failure_at: datetime | None,
+) -> None:
+    await session.execute(
+        update(DeliveryStream)
+        .where(DeliveryStream.destination == destination)
+        .values(
+            leased_until=None,
+            next_attempt_at=next_attempt_at,
+            failures=failures,
+            first_failure_at=first_failure_at,
+        )
+    )
+
+
+async def get_peer_health(session: AsyncSession, domain: str) -> PeerHealth:
+    health = await session.get(PeerHealth, domain)
+    if health is None:
+        health = PeerHealth(domain=domain, consecutive_failures=0, delivered=0, failed=0)
+        session.add(health)
+        await session.flush()
+    return health
+
+
+async def lineage(session: AsyncSession, post_id: int) -> Sequence[Delivery]:
+    """Every delivery about this post: to which instance, when, in what state, under which article."""
+    query = select(Delivery).where(Delivery.post_id == post_id).order_by(Delivery.id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def queue_summary(session: AsyncSession) -> list[tuple[str, str, int]]:
+    """(peer_domain, state, count) for the whole queue."""
+    query = select(Delivery.peer_domain, Delivery.state, func.count()).group_by(
+        Delivery.peer_domain, Delivery.state
+    )
+    return [(row[0], row[1], int(row[2])) for row in (await session.execute(query)).all()]
+
+
+async def all_peer_health(session: AsyncSession) -> Sequence[PeerHealth]:
+    return (await session.execute(select(PeerHealth).order_by(PeerHealth.domain))).scalars().all()
+
+
+async def pending_count(session: AsyncSession) -> int:
+    query = select(func.count()).where(Delivery.state == "pending")
+    return int((await session.execute(query)).scalar_one())
