@@ -22,6 +22,8 @@ from server.context import Context, build_context
 from server.errors import CercleError
 from server.federation import routes as federation
 from server.federation.state import Federation
+from server.identity import routes as identity
+from server.logging_setup import configure_logging
 from server.mail import routes as mail_routes
 from server.web import pages
 from server.web.csrf import CSRFMiddleware
@@ -61,6 +63,7 @@ def create_app(
             Route("/metrics", metrics_endpoint),
             Mount("/static", app=StaticFiles(directory=str(static_dir)), name="static"),
             *federation.routes,  # before the pages: they answer only requests for ActivityStreams
+            *identity.routes,
             *pages.routes,
             *v1.routes,
             *communities.routes,
@@ -96,4 +99,6 @@ def create_app(
 def app_from_environment() -> Starlette:
     """The factory `cercle run` hands to uvicorn: settings from `CERCLE_CONFIG` and the environment."""
     config = os.environ.get("CERCLE_CONFIG")
-    return create_app(load_settings(Path(config) if config else None))
+    settings = load_settings(Path(config) if config else None)
+    configure_logging(settings)
+    return create_app(settings)

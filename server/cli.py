@@ -156,7 +156,7 @@ def run(ctx: click.Context, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         proxy_headers=True,
-        log_level="info",
+        log_config=None,
     )
 
 
@@ -249,6 +249,25 @@ def community_list(ctx: click.Context) -> None:
         click.echo("No communities yet: `cercle community create SLUG --name ... --owner ... --kind ...`.")
     for slug, kind, visibility, name, count in rows:
         click.echo(f"{slug}\t{kind}\t{visibility}\t{count} members\t{name}")
+
+
+@main.command("demo")
+@click.option("--base-port", default=8001, show_default=True, type=click.IntRange(1024, 65000))
+@click.option("--dir", "directory", default="var/demo", show_default=True, type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True, help="Set up, federate, report, and stop (no waiting).")
+def demo_command(base_port: int, directory: Path, check: bool) -> None:
+    """Start three federated instances on 127.0.0.1 (Paris FR, Munich DE, Chicago US) with demo data."""
+    from server.demo_network import run_demo
+
+    charter_dir = Path(os.environ.get("CERCLE_CHARTER_DIR", "charter")).resolve()
+    if not (charter_dir / "fr.toml").exists():
+        fail(f"charters not found in {charter_dir}: run from the repository or set CERCLE_CHARTER_DIR")
+    click.echo(
+        f"Starting Paris, Munich and Chicago on ports {base_port}-{base_port + 2} (data in {directory})…"
+    )
+    code = run_demo(base_port, directory.resolve(), charter_dir, check=check, echo=click.echo)
+    if code:
+        raise SystemExit(code)
 
 
 @main.command()
@@ -414,3 +433,7 @@ def user_invite(ctx: click.Context, email: str | None, days: int) -> None:
 
     code = run_async(go, settings)
     click.echo(f"{settings.base_url}/signup?invitation={code}")
+
+
+if __name__ == "__main__":
+    main()

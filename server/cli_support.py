@@ -12,6 +12,7 @@ import click
 from server.config import Settings, SettingsError, load_settings
 from server.context import Context, build_context
 from server.errors import CercleError
+from server.logging_setup import configure_logging
 
 DEFAULT_CONFIG = Path("cercle.toml")
 T = TypeVar("T")
@@ -30,9 +31,11 @@ def config_path(ctx: click.Context) -> Path | None:
 
 def settings_of(ctx: click.Context) -> Settings:
     try:
-        return load_settings(config_path(ctx))
+        settings = load_settings(config_path(ctx))
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    configure_logging(settings)
+    return settings
 
 
 def run_async(make: Callable[[Context], Coroutine[Any, Any, T]], settings: Settings) -> T:

@@ -110,6 +110,19 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=1_048_576, ge=1024)
     fetch_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_full_text_for_private: bool = False
+    # Single sign-on, provisioning and logs (server/identity/, server/logging_setup.py).
+    oidc_discovery_url: str | None = None
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
+    oidc_claims: dict[str, str] = Field(default_factory=dict)
+    oidc_admin_claim: str | None = None
+    oidc_admin_value: str = "cercle-admins"
+    oidc_button_label: str = "Single sign-on"
+    sso_only: bool = False
+    scim_token: SecretStr | None = None
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("domain")
     @classmethod
@@ -167,6 +180,43 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings)
+
+    @field_validator("oidc_discovery_url")
+    @classmethod
+    def _oidc_discovery_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme, _, rest = value.partition("://")
+        host = host_of(rest.split("/", 1)[0].rsplit("@", 1)[-1])
+        if scheme != "https" and not (scheme == "http" and is_loopback_host(host)):
+            raise ValueError("must be an https:// URL (http:// only on a loopback host)")
+        return value
+
+    @field_validator("oidc_claims")
+    @classmethod
+    def _oidc_claims(cls, value: dict[str, str]) -> dict[str, str]:
+        known = {"username", "email", "display_name", "job_title", "department", "site"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"'{unknown[0]}' is not a mapped field (one of: {', '.join(sorted(known))})")
+        return value
+
+    @field_validator("scim_token")
+    @classmethod
+    def _scim_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (or unset to turn SCIM off)")
+        return value
+
+    @model_validator(mode="after")
+    def _sso_needs_a_provider(self) -> Settings:
+        if self.oidc_discovery_url and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError(
+                "oidc_client_id: is required (with oidc_client_secret) when oidc_discovery_url is set"
+            )
+        if self.sso_only and not self.oidc_discovery_url:
+            raise ValueError("sso_only: needs oidc_discovery_url, or nobody could sign in")
+        return self
 
 
 def _describe(error: Any) -> str:

@@ -20,6 +20,7 @@ nothing), the 202 goes out, and the row id is queued for processing.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -104,6 +105,18 @@ def _refuse(refusal: Refusal, peer: str | None = None) -> Response:
 
 
 async def inbox(request: Request) -> Response:
+    """The inbox endpoint; every refusal is also counted by reason for `/metrics`."""
+    response = await _inbox(request)
+    if response.status_code >= 400:
+        try:
+            reason = str(json.loads(bytes(response.body)).get("type", "")).rsplit("/", 1)[-1]
+        except ValueError:
+            reason = str(response.status_code)
+        request.app.state.metrics.count_inbox_reject(reason or str(response.status_code))
+    return response
+
+
+async def _inbox(request: Request) -> Response:
     fed = federation_of(request)
     settings = fed.ctx.settings
     if not await _target_exists(request):

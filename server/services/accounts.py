@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
 from server.errors import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
+from server.identity.modes import ensure_password_sign_in_allowed
 from server.services.actors import create_local_person
 from server.storage import accounts as store
 from server.storage.models import ApiToken, Invitation, User
@@ -122,6 +123,7 @@ async def sign_up(
     invitation_code: str | None = None,
 ) -> User:
     """Self-service sign-up, as the `registration` setting allows: open, invite or closed."""
+    ensure_password_sign_in_allowed(settings)
     if settings.registration == "closed":
         raise Forbidden("sign-up is closed on this instance; ask an administrator for an account")
     invitation: Invitation | None = None
@@ -183,8 +185,9 @@ async def authenticate(
     """The user for these credentials, or None (the failure is counted: commit it).
 
     Raises `TooManyRequests`, before looking at the password, while the account or the
-    address is being slowed down.
+    address is being slowed down; `Forbidden` when the instance signs in by single sign-on only.
     """
+    ensure_password_sign_in_allowed(settings)
     account_key = f"account:{login.strip().lower()[:180]}"
     ip_key = f"ip:{ip}"
     await _check_throttle(session, now, account_key, ip_key)

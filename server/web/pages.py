@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.context import Context
-from server.errors import CercleError, TooManyRequests
+from server.errors import CercleError, Forbidden, TooManyRequests
 from server.services import accounts
 from server.storage.accounts import list_api_tokens
 from server.web import (
@@ -52,6 +52,8 @@ async def login(request: Request) -> Response:
     except TooManyRequests as exc:
         error, status = gettext_for(request)(exc.message), 429
         headers["Retry-After"] = str(exc.retry_after)
+    except Forbidden as exc:  # single sign-on only: passwords are refused on the server too
+        error, status = gettext_for(request)(exc.message), 403
     else:
         if user is not None:
             start_session(request, user)

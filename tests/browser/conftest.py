@@ -123,8 +123,8 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
 
 
 @pytest.fixture(scope="module")
-    # Module scope, not session: the sync API runs an event loop in this thread while it is open,
-    # which would stop every later asyncio.run() in the session.
+# Module scope, not session: the sync API runs an event loop in this thread while it is open,
+# which would stop every later asyncio.run() in the session.
 def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
