@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from server.storage.engine import create_engine
 from server.storage.schema import metadata
+from server.storage.search import include_name
 
 config = context.config
 
@@ -19,6 +20,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

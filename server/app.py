@@ -14,8 +14,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from server.api import analytics, communities, media, openapi, posts, profiles, search, v1
 from server.api import charter as charter_api
-from server.api import communities, media, openapi, posts, profiles, v1
 from server.clock import Clock
 from server.config import Settings, load_settings
 from server.context import Context, build_context
@@ -72,6 +72,8 @@ def create_app(
             *profiles.routes,
             *media.routes,
             *charter_api.routes,
+            *search.routes,
+            *analytics.routes,
             *mail_routes.routes,
         ],
         middleware=[

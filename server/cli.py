@@ -13,7 +13,7 @@ from typing import Any
 import click
 import tomli_w
 
-from server import __version__, cli_charter, cli_mail
+from server import __version__, cli_charter, cli_mail, cli_search
 from server.cli_support import DEFAULT_CONFIG, config_path, fail, run_async, settings_of
 from server.config import SettingsError, load_settings
 from server.context import Context
@@ -44,7 +44,7 @@ def main(ctx: click.Context, config: Path | None) -> None:
     ctx.obj["config"] = config
 
 
-for _command in (*cli_charter.commands, *cli_mail.commands):
+for _command in (*cli_charter.commands, *cli_mail.commands, *cli_search.commands):
     main.add_command(_command)
 
 

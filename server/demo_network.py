@@ -24,11 +24,14 @@ from typing import Any
 import httpx
 import tomli_w
 
+import server
 from server.config import load_settings
 from server.context import build_context
 from server.services import accounts, charter, demo
 from server.storage import migrate
 from server.storage.accounts import get_user_by_username
+
+SOURCE_ROOT = Path(server.__file__).resolve().parent.parent
 
 
 @dataclass
@@ -122,6 +125,7 @@ def start(node: Node, config: Path) -> None:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         env={**os.environ},
+        cwd=SOURCE_ROOT,  # so `-m server.cli` runs the very code this process runs
     )
 
 

@@ -27,7 +27,7 @@ from server.federation.outcome import Outcome
 from server.policy import ContentFacts, IngressFacts, evaluate_ingress
 from server.services import charter as charter_service
 from server.services import communities as community_service
-from server.services import notifications, outbox
+from server.services import indexing, notifications, outbox
 from server.services.permissions import Action, allowed, standing
 from server.services.rendering import extract_hashtags
 from server.storage import communities as community_store
@@ -326,6 +326,7 @@ async def handle_create(
             tags=extract_hashtags(_text(source.get("content"), 50_000)),
             mentioned_actor_ids=[],
         )
+        await indexing.index_post(session, post)
         if parent is not None:
             await post_store.bump_counter(session, post.root_id or parent.id, "comment_count", 1)
             await notifications.notify(
@@ -401,6 +402,7 @@ async def note_delete(fed: Federation, activity: dict[str, Any], via: str | None
             "",
             None,
         )
+        await indexing.index_post(session, row)
         if row.root_id is not None:
             await post_store.bump_counter(session, row.root_id, "comment_count", -1)
         for community, _ in places:
@@ -441,6 +443,7 @@ async def note_update(fed: Federation, activity: dict[str, Any], via: str | None
         row.content_html = _text(note.get("content"), 100_000)
         row.source = _text((source or {}).get("content"), 50_000)
         row.edited_at = _now(fed)
+        await indexing.index_post(session, row)
         for community, _ in places:
             if community.local:
                 await outbox.announce(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.config import Settings
 from server.context import Context
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from server.services import notifications, outbox
+from server.services import indexing, notifications, outbox
 from server.services.actors import create_local_group
 from server.services.permissions import ROLES, VISIBILITIES, Action, can_assign_role, check, standing
 from server.storage import communities as store
@@ -135,6 +135,7 @@ async def create_community(
         ),
         clean_tags,
     )
+    await indexing.index_community(session, community)
     await store.add_membership(
         session,
         Membership(
@@ -179,6 +180,7 @@ async def update_community(
         c.rules = rules
     if tags is not None:
         await store.replace_community_tags(session, c, normalise_tags(tags))
+    await indexing.index_community(session, c)
     return c
 
 
@@ -203,7 +205,7 @@ async def join(session: AsyncSession, ctx: Context, now: datetime, user: User, s
         ),
     )
     if not community.local:
-        await _follow_remote(session, ctx, now, community, membership)
+        await _follow_remote(session, ctx, now, community, membership, user)
     elif state == "pending":
         managers = await store.staff_actor_ids(session, community.id, ("owner", "manager"))
         await notifications.notify(
@@ -229,7 +231,7 @@ async def leave(session: AsyncSession, ctx: Context, now: datetime, user: User, 
         person, group = await _actors(session, membership.actor_id, found.community.actor_id)
         follow = outbox.follow_activity(person, group, membership.id)
         undo = outbox.wrap("Undo", person.uri, follow, to=[group.uri], cc=[], audience=None)
-        await outbox.send_to_actor(session, ctx, now, group, undo, signer=person)
+        await outbox.send_to_actor(session, ctx, now, group, undo, signer=person, person=user)
     await store.remove_membership(session, membership)
 
 
@@ -240,13 +242,18 @@ async def _actors(session: AsyncSession, person_id: int, group_id: int) -> tuple
 
 
 async def _follow_remote(
-    session: AsyncSession, ctx: Context, now: datetime, community: Community, membership: Membership
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    community: Community,
+    membership: Membership,
+    user: User,
 ) -> None:
     """Ask the Group hosting a community elsewhere to take this person in (Follow; it answers Accept)."""
     person, group = await _actors(session, membership.actor_id, community.actor_id)
     follow = outbox.follow_activity(person, group, membership.id)
     membership.activity_uri = follow["id"]
-    await outbox.send_to_actor(session, ctx, now, group, follow, signer=person)
+    await outbox.send_to_actor(session, ctx, now, group, follow, signer=person, person=user)
 
 
 async def _target(

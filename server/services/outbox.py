@@ -163,7 +163,9 @@ async def _egress(
     if decision.action == "reference_only":
         return "reference", decision.article_id
     if decision.action == "require_consent":
-        return "consent", decision.article_id
+        # Consent protects a local person's data; an activity that carries none (a Group's Accept,
+        # the announce of a post written elsewhere) has no one to ask and goes.
+        return ("consent" if author_user is not None else "send"), decision.article_id
     return "deny", decision.article_id
 
 
@@ -301,8 +303,10 @@ async def send_to_actor(
     activity: dict[str, Any],
     *,
     signer: Actor,
+    person: User | None = None,
 ) -> int:
-    """A direct activity (Accept, Reject, Follow, Undo) to one remote actor's inbox."""
+    """A direct activity (Accept, Reject, Follow, Undo) to one remote actor's inbox; `person` is the
+    local person whose data it carries (their cross-border consents count)."""
     if not target.inbox_url or target.local:
         return 0
     return await _enqueue(
@@ -315,7 +319,7 @@ async def send_to_actor(
         signer=signer,
         post=None,
         kind="membership",
-        author_user=None,
+        author_user=person,
         text="",
     )
 
@@ -459,3 +463,22 @@ def follow_activity(person: Actor, group: Actor, membership_id: int) -> dict[str
     follow = wrap("Follow", person.uri, group.uri, to=[group.uri], cc=[], audience=None)
     follow["id"] = f"{person.uri}/follows/{group.domain}/{membership_id}"
     return follow
+
+
+async def purged(session: AsyncSession, ctx: Context, now: datetime, post_ids: Sequence[int]) -> int:
+    """Retention purged these posts here: every instance that received one is told to delete it."""
+    sent = 0
+    for post_id in post_ids:
+        post = await session.get(Post, post_id)
+        if post is None or not post.local:
+            continue
+        author = await session.get(Actor, post.author_id)
+        if author is None:
+            continue
+        _, communities, _ = await _thread(session, post)
+        to = [group.uri for _, group in communities]
+        delete = wrap(
+            "Delete", author.uri, {"id": post.uri, "type": "Tombstone"}, to=to, cc=[], audience=None
+        )
+        sent += await _route(session, ctx, now, post, delete, sender=author, author_user=None)
+    return sent

@@ -13,7 +13,7 @@ from server.config import Settings
 from server.context import Context
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.policy import Decision
-from server.services import charter, media, notifications, outbox
+from server.services import charter, indexing, media, notifications, outbox
 from server.services.communities import CommunityAccess, access, actor_id_of
 from server.services.permissions import Action, allowed, readable_post_ids, standing
 from server.services.rendering import extract_hashtags, extract_mentions, render_markdown
@@ -172,6 +172,7 @@ async def create_post(
     post.uri = f"{settings.base_url}/posts/{post.id}"
     if attachment_ids:
         await media.attach_to_post(session, post.author_id, list(attachment_ids), post.id)
+    await indexing.index_post(session, post, media_dir=ctx.settings.media_dir)
     await outbox.post_created(session, ctx, now, post, author)
     await notifications.notify(
         session, now, kind="mention", recipients=mentioned, by_actor_id=post.author_id, post_id=post.id
@@ -253,6 +254,7 @@ async def create_comment(
         mentioned_actor_ids=mentioned,
     )
     comment.uri = f"{settings.base_url}/posts/{comment.id}"
+    await indexing.index_post(session, comment)
     await outbox.post_created(session, ctx, now, comment, author)
     await store.bump_counter(session, root.id, "comment_count", 1)
     await notifications.notify(
@@ -322,6 +324,7 @@ async def edit_post(
         now,
     )
     post.held = decision.action == "hold"
+    await indexing.index_post(session, post, media_dir=ctx.settings.media_dir)
     await outbox.post_updated(session, ctx, now, post, user)
     await store.replace_tags_and_mentions(session, post, extract_hashtags(body), mentioned)
     await notifications.notify(
@@ -347,6 +350,7 @@ async def delete_post(session: AsyncSession, ctx: Context, now: datetime, user: 
     post.deleted_at, post.source, post.title, post.content_html, post.poll_options = now, "", "", "", None
     if post.root_id is not None:
         await store.bump_counter(session, post.root_id, "comment_count", -1)
+    await indexing.index_post(session, post)
     await outbox.post_deleted(session, ctx, now, post, user)
     return post
 

@@ -289,6 +289,10 @@ async def update_profile(
             await store.replace_profile_tags(session, actor.id, kind, tags)
     profile.updated_at = now
     await session.flush()
+    # Imported here: the search index reads profiles through profile_view, defined in this module.
+    from server.services import indexing
+
+    await indexing.index_profile(session, actor, profile)
     return profile_view(profile, actor, "owner")
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.context import Context
 from server.policy import Charter, Decision, LegalHold, is_purgeable
+from server.services import outbox
 from server.services.charter import audit_entry, hold_facts
 from server.storage import compliance_queries as store
 from server.storage.audit import add_audit_entry
@@ -188,6 +189,7 @@ async def purge_expired(
     if not dry_run:
         await session.flush()
         if report.post_ids:
+            await outbox.purged(session, ctx, now, report.post_ids)
             await on_purged(report.post_ids)
         logger.info("retention purge: %s items purged, %s kept by legal holds", len(purged), len(kept))
     return report

@@ -51,15 +51,15 @@ async def _count_into_streams(session: AsyncSession, now: datetime, rows: Sequen
 async def release_awaiting_consent(
     session: AsyncSession, now: datetime, author_actor_id: int, domains: Sequence[str]
 ) -> int:
-    """Deliveries of this author's posts that waited for a consent to these peers become pending."""
+    """Deliveries about this person (their posts, or signed by them) waiting for a consent become pending."""
     if not domains:
         return 0
     query = (
         select(Delivery)
-        .join(Post, Post.id == Delivery.post_id)
+        .outerjoin(Post, Post.id == Delivery.post_id)
         .where(
             Delivery.state == "awaiting_consent",
-            Post.author_id == author_actor_id,
+            or_(Post.author_id == author_actor_id, Delivery.signer_actor_id == author_actor_id),
             Delivery.peer_domain.in_(set(domains)),
         )
         .order_by(Delivery.id)

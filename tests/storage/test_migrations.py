@@ -12,10 +12,13 @@ from sqlalchemy.engine import Connection
 from server.storage import migrate
 from server.storage.engine import create_engine
 from server.storage.schema import metadata
+from server.storage.search import include_name
 
 
 def _diff(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_name": include_name}
+    )
     return list(compare_metadata(context, metadata))
 
 
