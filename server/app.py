@@ -46,7 +46,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         federation = Federation(ctx)
         app.state.federation = federation
-        background = Background(ctx, federation)
+        background = Background(ctx, federation, metrics=metrics)
         if settings.run_workers_in_process:
             await background.start()
         yield

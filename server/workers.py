@@ -15,6 +15,7 @@ from server.delivery.worker import DeliveryWorker
 from server.federation.sender import DeliverySender
 from server.federation.state import Federation
 from server.mail import worker as mail_worker
+from server.web.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,14 @@ INBOX_POLL_SECONDS = 1.0
 
 
 class Background:
-    def __init__(self, ctx: Context, federation: Federation, *, poll_inbox: bool = False) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        federation: Federation,
+        *,
+        poll_inbox: bool = False,
+        metrics: Metrics | None = None,
+    ) -> None:
         """`poll_inbox` for a worker process: it also takes activities that web processes stored."""
         self.ctx = ctx
         self.federation = federation
@@ -31,7 +39,9 @@ class Background:
         self._stop: asyncio.Future[None] | None = None
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.delivery = DeliveryWorker(ctx, DeliverySender(federation))
+        self.delivery = DeliveryWorker(
+            ctx, DeliverySender(federation), observe=metrics.observe_delivery if metrics is not None else None
+        )
 
     async def start(self) -> None:
         self._stop = asyncio.get_running_loop().create_future()

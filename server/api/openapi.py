@@ -236,6 +236,13 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/posts/{post_id}/revisions": {
         "get": _op("Earlier versions of a post", returns={"type": "object"})
     },
+    "/api/v1/posts/{post_id}/deliveries": {
+        "get": _op(
+            "Where a post went: per peer instance, state (pending, delivered, given_up, awaiting_consent), "
+            "when, and the charter article that decided",
+            returns={"type": "object"},
+        )
+    },
     "/api/v1/posts/{post_id}/comments": {"post": _op("Comment", ok=201, body="object", returns=_ref("Post"))},
     "/api/v1/posts/{post_id}/reactions/{kind}": {
         "put": _op("React (like, celebrate, support, insightful, curious)", ok=201),

@@ -21,6 +21,7 @@ from server.api.v1 import json_object
 from server.context import Context
 from server.services import feeds, follows, posts
 from server.storage import communities as community_store
+from server.storage import delivery as delivery_store
 from server.storage import notifications as notification_store
 from server.storage import posts as post_store
 from server.web.auth import require_user
@@ -90,6 +91,30 @@ async def revisions(request: Request) -> Response:
     async with ctx.sessions() as session:
         rows = await posts.revisions(session, user, int(request.path_params["post_id"]))
     return JSONResponse({"items": [revision_json(r) for r in rows]})
+
+
+async def deliveries(request: Request) -> Response:
+    """Where a post went: each peer instance, when, in what state, under which charter article."""
+    ctx, user = _ctx(request), await require_user(request)
+    async with ctx.sessions() as session:
+        post = await posts.readable_post(session, user, int(request.path_params["post_id"]))
+        rows = await delivery_store.lineage(session, post.id)
+    return JSONResponse(
+        {
+            "items": [
+                {
+                    "instance": row.peer_domain,
+                    "activity": row.activity_uri,
+                    "state": row.state,
+                    "attempts": row.attempts,
+                    "queued_at": row.created_at.isoformat(),
+                    "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
+                    "charter_article": row.article,
+                }
+                for row in rows
+            ]
+        }
+    )
 
 
 async def comment(request: Request) -> Response:
@@ -212,6 +237,7 @@ routes = [
     Route("/api/v1/posts/{post_id:int}/thread", thread),
     Route("/api/v1/posts/{post_id:int}/revisions", revisions),
     Route("/api/v1/posts/{post_id:int}/comments", comment, methods=["POST"]),
+    Route("/api/v1/posts/{post_id:int}/deliveries", deliveries),
     Route("/api/v1/posts/{post_id:int}/reactions/{kind}", reaction, methods=["PUT", "DELETE"]),
     Route("/api/v1/posts/{post_id:int}/votes", vote, methods=["POST"]),
     Route("/api/v1/feed/home", home),

@@ -47,6 +47,8 @@ class SendResult:
 
 
 Sender = Callable[[Delivery], Awaitable[SendResult]]
+# (peer domain, outcome, seconds since the delivery was queued): feeds the Prometheus metrics.
+Observer = Callable[[str, str, float], None]
 
 
 class DeliveryWorker:
@@ -60,6 +62,7 @@ class DeliveryWorker:
         rows_per_stream: int = 100,
         lease: timedelta = timedelta(minutes=5),
         unreachable_after: timedelta | None = None,
+        observe: Observer | None = None,
     ) -> None:
         self.ctx = ctx
         self.send = send
@@ -70,6 +73,7 @@ class DeliveryWorker:
         self.unreachable_after = unreachable_after or timedelta(
             hours=ctx.settings.peer_unreachable_after_hours
         )
+        self.observe = observe
 
     async def run_once(self) -> int:
         """Claim the due streams and work them; returns the number of attempts made."""
@@ -122,6 +126,8 @@ class DeliveryWorker:
             result = await self._send(row)
             now = self.ctx.clock.now()
             outcome = classify(result.status, result.retry_after, now=now)
+            if self.observe is not None:  # latency: from the moment the content was written
+                self.observe(domain, outcome.next.value, (now - row.created_at).total_seconds())
             if outcome.next in (Next.DELIVERED, Next.GIVE_UP):
                 async with self.ctx.transaction() as session:
                     await store.finish_delivery(

@@ -79,9 +79,14 @@ async def test_each_destination_gets_its_activities_in_order(ctx: Context, clock
     peer = Peer(clock)
     a = await enqueue(ctx, me, "https://munich.example/inbox", 5, "m")
     b = await enqueue(ctx, me, "https://chicago.example/inbox", 3, "c")
-    worker = DeliveryWorker(ctx, peer, rng=random.Random(1))
+    observed: list[tuple[str, str, float]] = []
+    worker = DeliveryWorker(ctx, peer, rng=random.Random(1), observe=lambda *args: observed.append(args))
     assert await worker.run_once() == 8
     assert peer.received == {"https://munich.example/inbox": a, "https://chicago.example/inbox": b}
+    assert (
+        sorted((d, o) for d, o, _ in observed)
+        == [("chicago.example", "delivered")] * 3 + [("munich.example", "delivered")] * 5
+    )
     assert await worker.run_once() == 0
     async with ctx.sessions() as session:
         assert await store.pending_count(session) == 0

@@ -71,6 +71,10 @@ async def test_join_post_comment_and_delete_across_two_instances(paris: Instance
     await settle(paris, munich)
     feed = (await paris.http.get("/api/v1/communities/lean/feed", headers=pierre)).json()["items"]
     assert [(p["title"], p["author"]["handle"]) for p in feed] == [("5S", "@alice@munich.example")]
+    lineage = (await munich.http.get(f"/api/v1/posts/{posted.json()['id']}/deliveries", headers=alice)).json()
+    assert [(d["instance"], d["state"], d["attempts"]) for d in lineage["items"]] == [
+        ("paris.example", "delivered", 1)
+    ]
     assert "<strong>5S</strong>" in feed[0]["content_html"]
     remote_post_id = feed[0]["id"]
 
