@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 MAIL_INTERVAL_SECONDS = 5.0
 INBOX_POLL_SECONDS = 1.0
+RETRY_POLL_SECONDS = 30.0
 
 
 class Background:
@@ -55,24 +56,31 @@ class Background:
         self._tasks.append(
             asyncio.create_task(self.delivery.run_forever(self._stopping), name="cercle-delivery")
         )
-        if self.poll_inbox:
-            self._tasks.append(asyncio.create_task(self._poll_inbox(), name="cercle-inbox-poll"))
+        # A worker process takes what web processes stored, at once; a web process, which queues what it
+        # receives itself, only picks up what failed (a passing error) or was left behind, now and then.
+        interval = INBOX_POLL_SECONDS if self.poll_inbox else RETRY_POLL_SECONDS
+        self._tasks.append(asyncio.create_task(self._poll_inbox(interval), name="cercle-inbox-poll"))
         logger.info("background work started: inbox processing, deliveries, mail")
 
-    async def _poll_inbox(self) -> None:
-        """Pick up activities accepted by other processes (web processes that do not process them)."""
-        submitted: set[int] = set()
+    async def _poll_inbox(self, interval: float) -> None:
+        """Queue unprocessed inbox rows; a row is queued again only after `RETRY_POLL_SECONDS`."""
+        submitted: dict[int, float] = {}
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             try:
                 pending = await self.federation.pending_ids()
+                now = loop.time()
                 for row_id in pending:
-                    if row_id not in submitted:
+                    if row_id not in submitted and not self.poll_inbox:
+                        submitted[row_id] = now  # the inbox of this process queued it already
+                    elif now - submitted.get(row_id, -RETRY_POLL_SECONDS) >= RETRY_POLL_SECONDS:
                         self.federation.queue.submit(row_id)
-                submitted = set(pending)
+                        submitted[row_id] = now
+                submitted = {row_id: at for row_id, at in submitted.items() if row_id in set(pending)}
             except Exception:  # a database hiccup must not end the loop
                 logger.exception("polling the inbox failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=INBOX_POLL_SECONDS)
+                await asyncio.wait_for(self._stopping.wait(), timeout=interval)
 
     async def stop(self) -> None:
         if self._stop is not None and not self._stop.done():

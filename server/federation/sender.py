@@ -6,6 +6,7 @@ RSA otherwise, switching once on a 401 (see `server.activitypub.auth`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -25,10 +26,17 @@ class DeliverySender:
     def __init__(self, fed: Federation) -> None:
         self.fed = fed
         self._auth: dict[int, SignatureAuth] = {}
+        self._making = asyncio.Lock()  # streams run in parallel: make an actor's keys once
 
     async def auth_for(self, actor_id: int) -> SignatureAuth:
         if actor_id in self._auth:
             return self._auth[actor_id]
+        async with self._making:
+            if actor_id not in self._auth:
+                self._auth[actor_id] = await self._make_auth(actor_id)
+        return self._auth[actor_id]
+
+    async def _make_auth(self, actor_id: int) -> SignatureAuth:
         ctx = self.fed.ctx
         async with ctx.transaction() as session:
             actor = await session.get(Actor, actor_id)
@@ -39,7 +47,7 @@ class DeliverySender:
         assert rsa_row.private_pem is not None and ed_row.private_pem is not None
         rsa_key, ed_key = load_private_key_pem(rsa_row.private_pem), load_private_key_pem(ed_row.private_pem)
         assert isinstance(rsa_key, rsa.RSAPrivateKey) and isinstance(ed_key, ed25519.Ed25519PrivateKey)
-        auth = SignatureAuth(
+        return SignatureAuth(
             rsa_row.key_id,
             rsa_key,
             memory=self.fed.formats,
@@ -47,8 +55,6 @@ class DeliverySender:
             ed25519_key=ed_key,
             clock=ctx.clock.now,
         )
-        self._auth[actor_id] = auth
-        return auth
 
     async def __call__(self, row: Delivery) -> SendResult:
         refusal = await self.fed.fetcher.refusal(row.destination)

@@ -170,11 +170,18 @@ async def release_stream(
 
 
 async def get_peer_health(session: AsyncSession, domain: str) -> PeerHealth:
+    """The peer's health row, made on first use (streams to one peer run in parallel: insert-or-ignore)."""
     health = await session.get(PeerHealth, domain)
     if health is None:
-        health = PeerHealth(domain=domain, consecutive_failures=0, delivered=0, failed=0)
-        session.add(health)
-        await session.flush()
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await session.execute(
+            insert(PeerHealth)
+            .values(domain=domain, consecutive_failures=0, delivered=0, failed=0)
+            .on_conflict_do_nothing(index_elements=["domain"])
+        )
+        health = await session.get(PeerHealth, domain, populate_existing=True)
+        assert health is not None
     return health
 
 

@@ -109,3 +109,30 @@ async def test_a_purge_deletes_the_copies_elsewhere_unless_a_legal_hold_stops_it
         copies = (await session.execute(select(Post).where(Post.local.is_(False)))).scalars().all()
     state = {p.uri.rsplit("/", 1)[-1]: (p.deleted_at is not None, p.source) for p in copies}
     assert sorted(state.values()) == [(False, "Old news in legal"), (True, "")]
+
+
+async def test_an_export_controlled_community_refuses_a_person_from_another_jurisdiction(
+    shanghai_and_chicago: dict[str, Instance],
+) -> None:
+    shanghai, chicago = shanghai_and_chicago["shanghai"], shanghai_and_chicago["chicago"]
+    mike, li = await token(chicago, "mike"), await token(shanghai, "li")
+    created = await chicago.http.post(
+        "/api/v1/communities",
+        json={"slug": "itar", "name": "ITAR program", "kind": "project", "tags": ["export-controlled"]},
+        headers=mike,
+    )
+    assert created.status_code == 201
+    await shanghai.http.post(
+        "/api/v1/charter/consents", json={"jurisdiction": "US", "text_version": "2026.1"}, headers=li
+    )
+    asked = await shanghai.http.post(
+        "/api/v1/communities/remote", json={"handle": "itar@chicago.example"}, headers=li
+    )
+    assert asked.status_code == 202
+    await settle(shanghai, chicago)
+    mine = (await shanghai.http.get("/api/v1/communities/itar@chicago.example", headers=li)).json()
+    assert mine["my_membership"] is None
+    members = (await chicago.http.get("/api/v1/communities/itar/members", headers=mike)).json()["items"]
+    assert [m["person"]["handle"] for m in members] == ["@mike@chicago.example"]
+    notes = (await shanghai.http.get("/api/v1/notifications", headers=li)).json()["items"]
+    assert [(n["kind"], n["detail"]) for n in notes] == [("join_decision", "denied")]
