@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     password_memory_kib: int = Field(default=65536, ge=64)
     demo: bool = False
     peer_unreachable_after_hours: int = Field(default=48, ge=1)
+    delivery_lease_seconds: int = Field(default=60, ge=5)
     inbox_max_bytes: int = Field(default=1_048_576, ge=1024)
     inbox_max_depth: int = Field(default=32, ge=4)
     signature_max_skew_seconds: int = Field(default=300, ge=1)

@@ -8,9 +8,10 @@ the same stream), then sends each stream's pending rows one after another, oldes
 order is kept per destination, and streams run in parallel up to `parallel_streams`.
 
 Each answer is classified by the one table in `server.delivery.outcomes`. A delivered or
-refused row is finished in its own small transaction right after its answer, so a killed
-worker loses at most the row in flight, which a later worker sends again (receivers dedupe
-by activity id). A failed attempt stops the stream and schedules it again: after the
+refused row is finished in its own small transaction right after its answer, which also
+renews the lease (`delivery_lease_seconds`), so a killed worker loses at most the row in
+flight: another worker takes the stream when the lease runs out and sends that row again
+(receivers dedupe by activity id). A failed attempt stops the stream and schedules it again: after the
 peer's `Retry-After`, or after an exponential backoff with jitter. Failures also count
 against the peer: past `CIRCUIT_THRESHOLD` in a row the circuit opens and no stream to
 that peer is tried until it closes; a stream failing for longer than the configured
@@ -60,7 +61,7 @@ class DeliveryWorker:
         rng: random.Random | None = None,
         parallel_streams: int = 32,
         rows_per_stream: int = 100,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta | None = None,
         unreachable_after: timedelta | None = None,
         observe: Observer | None = None,
     ) -> None:
@@ -69,7 +70,7 @@ class DeliveryWorker:
         self.rng = rng or random.Random()
         self.parallel_streams = parallel_streams
         self.rows_per_stream = rows_per_stream
-        self.lease = lease
+        self.lease = lease or timedelta(seconds=ctx.settings.delivery_lease_seconds)
         self.unreachable_after = unreachable_after or timedelta(
             hours=ctx.settings.peer_unreachable_after_hours
         )
@@ -139,6 +140,7 @@ class DeliveryWorker:
                         error=result.error,
                     )
                     await self._peer_answered(session, domain, now, outcome=outcome.next)
+                    await store.renew_lease(session, destination, now + self.lease)
                 failures, first_failure_at = 0, None
                 if outcome.next is Next.GIVE_UP:
                     logger.warning(

@@ -157,6 +157,6 @@ async def _inbox(request: Request) -> Response:
             raw=clean,
             received_at=fed.ctx.clock.now(),
         )
-    if row_id is not None:
-        fed.submit(row_id, clean, domain)
+    if row_id is not None and fed.ctx.settings.run_workers_in_process:
+        fed.submit(row_id, clean, domain)  # else a `cercle worker` process picks it up from the table
     return Response(status_code=202)

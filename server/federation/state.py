@@ -87,11 +87,13 @@ class Federation:
 
 
 def federation_of(request: Request) -> Federation:
-    """The process's federation state, made and started on first use."""
+    """The process's federation state, made on first use; its inbox queue runs only where this process
+    does the background work (`run_workers_in_process`), else `cercle worker` processes do it."""
     state = request.app.state
     fed: Federation | None = getattr(state, "federation", None)
     if fed is None:
         fed = Federation(state.ctx)
         state.federation = fed
-    fed.queue.start()
+    if fed.ctx.settings.run_workers_in_process:
+        fed.queue.start()
     return fed

@@ -149,6 +149,13 @@ async def give_up_stream(session: AsyncSession, destination: str, *, error: str)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def renew_lease(session: AsyncSession, destination: str, until: datetime) -> None:
+    """A worker still working a stream keeps it: the lease only has to outlast one delivery."""
+    await session.execute(
+        update(DeliveryStream).where(DeliveryStream.destination == destination).values(leased_until=until)
+    )
+
+
 async def release_stream(
     session: AsyncSession,
     destination: str,
