@@ -204,6 +204,7 @@ async def feed(request: Request) -> Response:
             request.path_params["slug"],
             limit=query_int(request, "limit", 50),
             cursor=query_str(request, "cursor"),
+            charter=ctx.charter,
         )
     return JSONResponse(
         {"community": community.slug, "pinned": [post_json(v) for v in pinned], **page_json(page)}

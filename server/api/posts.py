@@ -49,7 +49,7 @@ async def create(request: Request) -> Response:
             language=json_optional_str(data, "language"),
             attachment_ids=json_int_list(data, "attachment_ids"),
         )
-        (view,) = await feeds.hydrate(session, user, [post.id])
+        (view,) = await feeds.hydrate(session, user, [post.id], charter=ctx.charter)
     return JSONResponse(post_json(view), status_code=201)
 
 
@@ -74,7 +74,7 @@ async def one(request: Request) -> Response:
             )
     async with ctx.sessions() as session:
         post = await posts.readable_post(session, user, post_id)
-        (view,) = await feeds.hydrate(session, user, [post.id])
+        (view,) = await feeds.hydrate(session, user, [post.id], charter=ctx.charter)
     return JSONResponse(post_json(view))
 
 
@@ -82,7 +82,7 @@ async def thread(request: Request) -> Response:
     ctx, user = _ctx(request), await require_user(request)
     async with ctx.sessions() as session:
         root, comments = await posts.thread(session, user, int(request.path_params["post_id"]))
-        views = await feeds.hydrate(session, user, [root.id, *[c.id for c in comments]])
+        views = await feeds.hydrate(session, user, [root.id, *[c.id for c in comments]], charter=ctx.charter)
     return JSONResponse({"post": post_json(views[0]), "comments": [post_json(v) for v in views[1:]]})
 
 
@@ -129,7 +129,7 @@ async def comment(request: Request) -> Response:
             parent_id=int(request.path_params["post_id"]),
             body=json_str(data, "body"),
         )
-        (view,) = await feeds.hydrate(session, user, [created.id])
+        (view,) = await feeds.hydrate(session, user, [created.id], charter=ctx.charter)
     return JSONResponse(post_json(view), status_code=201)
 
 
@@ -162,7 +162,11 @@ async def home(request: Request) -> Response:
     ctx, user = _ctx(request), await require_user(request)
     async with ctx.sessions() as session:
         page = await feeds.home_feed(
-            session, user, limit=query_int(request, "limit", 50), cursor=query_str(request, "cursor")
+            session,
+            user,
+            limit=query_int(request, "limit", 50),
+            cursor=query_str(request, "cursor"),
+            charter=ctx.charter,
         )
     return JSONResponse(page_json(page))
 
@@ -176,6 +180,7 @@ async def person_posts(request: Request) -> Response:
             request.path_params["username"],
             limit=query_int(request, "limit", 50),
             cursor=query_str(request, "cursor"),
+            charter=ctx.charter,
         )
     return JSONResponse(page_json(page))
 

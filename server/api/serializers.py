@@ -72,6 +72,7 @@ def post_json(view: PostView) -> dict[str, Any]:
         "comment_count": post.comment_count,
         "reactions": view.reactions,
         "my_reactions": sorted(view.my_reactions),
+        "notices": [{"article": article, "text": text} for article, text in view.notices],
         "attachments": [
             {
                 "id": a.id,

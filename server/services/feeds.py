@@ -15,6 +15,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import NotFound, ValidationFailed
+from server.policy import Charter
+from server.services import charter as charter_service
 from server.services.communities import access, actor_id_of
 from server.services.permissions import Action, readable_post_ids
 from server.storage import communities as community_store
@@ -38,6 +40,7 @@ class PostView:
     my_reactions: set[str] = field(default_factory=set)
     poll_counts: dict[int, int] = field(default_factory=dict)
     my_vote: int | None = None
+    notices: list[tuple[str, str]] = field(default_factory=list)  # (charter article, text) to show beside it
 
 
 @dataclass
@@ -70,8 +73,13 @@ def _limit(limit: int) -> int:
     return limit
 
 
-async def hydrate(session: AsyncSession, viewer: User, post_ids: Sequence[int]) -> list[PostView]:
-    """Views of these posts, in this order, with everything a page shows, in a fixed number of queries."""
+async def hydrate(
+    session: AsyncSession, viewer: User, post_ids: Sequence[int], *, charter: Charter | None = None
+) -> list[PostView]:
+    """Views of these posts, in this order, with everything a page shows, in a fixed number of queries.
+
+    With the instance's `charter`, each view carries the notices its *display* rules require.
+    """
     posts = await store.load_posts(session, post_ids)
     actors = await store.load_actors(session, [p.author_id for p in posts.values()])
     shares = await store.shares_of(session, list(posts))
@@ -95,6 +103,19 @@ async def hydrate(session: AsyncSession, viewer: User, post_ids: Sequence[int]) 
     }
     for post_id, community, pinned in shares:
         views[post_id].communities.append((community, pinned))
+    if charter is not None:
+        lang = viewer.language or "en"
+        for view in views.values():
+            tags = [tag for community, _ in view.communities for tag in community.tags]
+            view.notices = charter_service.display_labels(
+                charter,
+                lang,
+                text=f"{view.post.title}\n{view.post.source}",
+                community_kind=view.communities[0][0].kind if view.communities else None,
+                community_tags=tags,
+                origin_jurisdiction=view.author.jurisdiction,
+                is_remote=not view.post.local,
+            )
     return [views[pid] for pid in post_ids if pid in views]
 
 
@@ -107,17 +128,27 @@ async def _readable(
 
 
 async def _page(
-    session: AsyncSession, viewer: User, candidates: list[tuple[datetime, int]], limit: int
+    session: AsyncSession,
+    viewer: User,
+    candidates: list[tuple[datetime, int]],
+    limit: int,
+    charter: Charter | None = None,
 ) -> FeedPage:
     """The newest `limit` of these (created_at, id) pairs, hydrated; a cursor when the page is full."""
     ordered = sorted(dict((pid, (created, pid)) for created, pid in candidates).values(), reverse=True)
     page = ordered[:limit]
     next_cursor = encode_cursor(*page[-1]) if len(page) == limit else None
-    return FeedPage(items=await hydrate(session, viewer, [pid for _, pid in page]), next_cursor=next_cursor)
+    items = await hydrate(session, viewer, [pid for _, pid in page], charter=charter)
+    return FeedPage(items=items, next_cursor=next_cursor)
 
 
 async def home_feed(
-    session: AsyncSession, viewer: User, *, limit: int = 50, cursor: str | None = None
+    session: AsyncSession,
+    viewer: User,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    charter: Charter | None = None,
 ) -> FeedPage:
     limit, position = _limit(limit), decode_cursor(cursor)
     me = actor_id_of(viewer)
@@ -129,7 +160,7 @@ async def home_feed(
     from_people = await store.author_feed_ids(session, people, limit=limit, cursor=position)
     known = {pid for _, pid in from_communities}
     others = await _readable(session, viewer, [c for c in from_people if c[1] not in known])
-    return await _page(session, viewer, from_communities + others, limit)
+    return await _page(session, viewer, from_communities + others, limit, charter)
 
 
 async def community_feed(
@@ -140,6 +171,7 @@ async def community_feed(
     *,
     limit: int = 50,
     cursor: str | None = None,
+    charter: Charter | None = None,
 ) -> tuple[Community, list[PostView], FeedPage]:
     """The community, its pinned posts (first page only) and a page of its feed."""
     found = await access(session, slug, viewer)
@@ -154,22 +186,28 @@ async def community_feed(
         include_held_of=actor_id_of(viewer),
     )
     pinned_ids = [] if position else await store.pinned_post_ids(session, found.community.id)
-    pinned = await hydrate(session, viewer, pinned_ids)
-    page = await _page(session, viewer, candidates, limit)
+    pinned = await hydrate(session, viewer, pinned_ids, charter=charter)
+    page = await _page(session, viewer, candidates, limit, charter)
     if cursor is None:
         await notification_store.set_read_marker(session, viewer.id, f"community:{found.community.id}", now)
     return found.community, pinned, page
 
 
 async def profile_feed(
-    session: AsyncSession, viewer: User, username: str, *, limit: int = 50, cursor: str | None = None
+    session: AsyncSession,
+    viewer: User,
+    username: str,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    charter: Charter | None = None,
 ) -> FeedPage:
     person = await get_user_by_username(session, username)
     if person is None or person.actor_id is None:
         raise NotFound("no such person")
     limit, position = _limit(limit), decode_cursor(cursor)
     candidates = await store.author_feed_ids(session, [person.actor_id], limit=limit, cursor=position)
-    return await _page(session, viewer, await _readable(session, viewer, candidates), limit)
+    return await _page(session, viewer, await _readable(session, viewer, candidates), limit, charter)
 
 
 async def unread_counts(session: AsyncSession, viewer: User) -> dict[str, int]:

@@ -156,7 +156,7 @@ async def page(request: Request) -> Response:
         return render(request, "community.html", {**context, "can": can, "tab": "feed", "page": None})
     async with ctx.transaction() as session:
         _, pinned, feed = await feeds.community_feed(
-            session, ctx.clock.now(), user, slug, limit=PAGE, cursor=cursor
+            session, ctx.clock.now(), user, slug, limit=PAGE, cursor=cursor, charter=ctx.charter
         )
     if cursor and is_htmx(request):
         return render(

@@ -22,7 +22,7 @@ async def home(request: Request) -> Response:
     ctx = ctx_of(request)
     cursor = request.query_params.get("cursor") or None
     async with ctx.sessions() as session:
-        page = await feeds.home_feed(session, user, limit=PAGE, cursor=cursor)
+        page = await feeds.home_feed(session, user, limit=PAGE, cursor=cursor, charter=ctx.charter)
         if cursor and is_htmx(request):
             return render(request, "_feed_more.html", {"page": page, "more_url": "/"})
         counts = await feeds.unread_counts(session, user)

@@ -63,7 +63,9 @@ async def person(request: Request) -> Response:
         page = None
         following = False
         if view["local"]:
-            page = await feeds.profile_feed(session, user, view["username"], limit=PAGE, cursor=cursor)
+            page = await feeds.profile_feed(
+                session, user, view["username"], limit=PAGE, cursor=cursor, charter=ctx.charter
+            )
             target = await get_user_by_username(session, view["username"])
             if target is not None and target.actor_id is not None and user.actor_id is not None:
                 following = await follow_store.get_follow(session, user.actor_id, target.actor_id) is not None

@@ -168,7 +168,7 @@ async def _thread_page(
     ctx = ctx_of(request)
     async with ctx.sessions() as session:
         root, comments = await posts.thread(session, user, post_id)
-        views = await feeds.hydrate(session, user, [root.id, *[c.id for c in comments]])
+        views = await feeds.hydrate(session, user, [root.id, *[c.id for c in comments]], charter=ctx.charter)
         shared = [c for c, _ in views[0].communities]
         mine = await community_store.memberships_of(session, user.actor_id or 0, [c.id for c in shared])
     moderated = [
@@ -222,7 +222,7 @@ async def react(request: Request) -> Response:
     async with ctx.transaction() as session:
         if not await posts.react(session, ctx, ctx.clock.now(), user, post_id, kind, on=True):
             await posts.react(session, ctx, ctx.clock.now(), user, post_id, kind, on=False)
-        (view,) = await feeds.hydrate(session, user, [post_id])
+        (view,) = await feeds.hydrate(session, user, [post_id], charter=ctx.charter)
     if is_htmx(request):
         return render(request, "_reactions.html", {"view": view, "next_url": safe_next(text(form, "next"))})
     return back(form, f"/posts/{post_id}")

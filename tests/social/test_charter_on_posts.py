@@ -110,3 +110,22 @@ async def test_a_post_with_an_image(ctx: Context, client: httpx.AsyncClient) -> 
         headers=bob,
     )
     assert stolen.status_code == 422 and stolen.json()["errors"][0]["field"] == "attachments"
+
+
+async def test_display_rules_put_the_charters_notice_beside_the_post(
+    ctx: Context, client: httpx.AsyncClient
+) -> None:
+    ada = await bearer(ctx, "ada")
+    for slug, tags in (("board", ["confidential"]), ("canteen", [])):
+        await client.post(
+            "/api/v1/communities",
+            json={"slug": slug, "name": slug, "kind": "functional", "tags": tags},
+            headers=ada,
+        )
+        await client.post("/api/v1/posts", json={"body": f"In {slug}", "communities": [slug]}, headers=ada)
+    board = (await client.get("/api/v1/communities/board/feed", headers=ada)).json()["items"]
+    canteen = (await client.get("/api/v1/communities/canteen/feed", headers=ada)).json()["items"]
+    assert board[0]["notices"] == [
+        {"article": "3.1", "text": "Confidential — do not share outside this community"}
+    ]
+    assert canteen[0]["notices"] == []
