@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 MAIL_INTERVAL_SECONDS = 5.0
 INBOX_POLL_SECONDS = 1.0
 RETRY_POLL_SECONDS = 30.0
+DELIVERY_IDLE_SECONDS = 0.1  # how soon new deliveries leave: one small query per tick while idle
 
 
 class Background:
@@ -54,7 +55,10 @@ class Background:
             )
         )
         self._tasks.append(
-            asyncio.create_task(self.delivery.run_forever(self._stopping), name="cercle-delivery")
+            asyncio.create_task(
+                self.delivery.run_forever(self._stopping, idle_seconds=DELIVERY_IDLE_SECONDS),
+                name="cercle-delivery",
+            )
         )
         # A worker process takes what web processes stored, at once; a web process, which queues what it
         # receives itself, only picks up what failed (a passing error) or was left behind, now and then.

@@ -156,11 +156,12 @@ async def home_feed(
     from_communities = await store.community_feed_ids(
         session, communities, limit=limit, cursor=position, include_held=False, include_held_of=me
     )
-    people = [me, *await follow_store.followed_actor_ids(session, me)]
-    from_people = await store.author_feed_ids(session, people, limit=limit, cursor=position)
     known = {pid for _, pid in from_communities}
-    others = await _readable(session, viewer, [c for c in from_people if c[1] not in known])
-    return await _page(session, viewer, from_communities + others, limit, charter)
+    mine = await store.author_feed_ids(session, [me], limit=limit, cursor=position)  # always readable to me
+    followed = await follow_store.followed_actor_ids(session, me)
+    theirs = await store.author_feed_ids(session, followed, limit=limit, cursor=position) if followed else []
+    others = await _readable(session, viewer, [c for c in theirs if c[1] not in known]) if theirs else []
+    return await _page(session, viewer, from_communities + mine + others, limit, charter)
 
 
 async def community_feed(
