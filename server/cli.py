@@ -83,6 +83,8 @@ def init(
         }
         if database_url:
             values["database_url"] = database_url
+        if values["scheme"] == "http":  # a local trial: queue mail, do not try to send it
+            values["smtp"] = {"send": False}
         try:
             load_settings(None, **values)
         except SettingsError as exc:

@@ -61,6 +61,7 @@ class Smtp(BaseModel):
     max_attempts: int = Field(default=8, ge=1, le=50)
     retry_base_seconds: float = Field(default=60.0, gt=0)
     require_authentication_results: str | None = None
+    send: bool = True  # false: mail is queued but not sent (a local trial without a mail server)
 
 
 def host_of(domain: str) -> str:

@@ -48,12 +48,13 @@ class Background:
     async def start(self) -> None:
         self._stop = asyncio.get_running_loop().create_future()
         self.federation.queue.start()
-        self._tasks.append(
-            asyncio.create_task(
-                mail_worker.run_forever(self.ctx, interval=MAIL_INTERVAL_SECONDS, stop=self._stop),
-                name="cercle-mail",
+        if self.ctx.settings.smtp.send:
+            self._tasks.append(
+                asyncio.create_task(
+                    mail_worker.run_forever(self.ctx, interval=MAIL_INTERVAL_SECONDS, stop=self._stop),
+                    name="cercle-mail",
+                )
             )
-        )
         self._tasks.append(
             asyncio.create_task(
                 self.delivery.run_forever(self._stopping, idle_seconds=DELIVERY_IDLE_SECONDS),
