@@ -12,6 +12,7 @@ from server.context import Context
 from server.errors import NotFound, ValidationFailed
 from server.federation.state import Federation
 from server.services import communities
+from server.storage import federation as federation_store
 from server.storage import federation_graph as graph
 from server.storage.models import User
 from server.storage.social import Community, Membership
@@ -55,7 +56,7 @@ async def mirror_community(fed: Federation, group_uri: str) -> Community:
         raise NotFound(f"cannot fetch that community: {stored}", field="handle")
     ctx: Context = fed.ctx
     async with ctx.transaction() as session:
-        actor = await graph.get_actor_by_uri(session, group_uri)
+        actor = await federation_store.get_actor_by_uri(session, group_uri)
         if actor is None or actor.kind != "Group" or actor.local:
             raise NotFound("that address is not a community on another instance", field="handle")
         found = await graph.community_of_group(session, group_uri)

@@ -31,6 +31,7 @@ from server.services import indexing, notifications, outbox
 from server.services.permissions import Action, allowed, standing
 from server.services.rendering import extract_hashtags
 from server.storage import communities as community_store
+from server.storage import federation as federation_store
 from server.storage import federation_graph as graph
 from server.storage import posts as post_store
 from server.storage.social import Actor, Community, Membership, Post, Reaction
@@ -47,13 +48,13 @@ def _now(fed: Federation) -> datetime:
 
 async def _actor(fed: Federation, uri: str) -> Actor | None:
     async with fed.ctx.sessions() as session:
-        found = await graph.get_actor_by_uri(session, uri)
+        found = await federation_store.get_actor_by_uri(session, uri)
     if found is None:
         stored = await fed.actors.refresh_actor(uri)
         if isinstance(stored, str):
             return None
         async with fed.ctx.sessions() as session:
-            found = await graph.get_actor_by_uri(session, uri)
+            found = await federation_store.get_actor_by_uri(session, uri)
     return found
 
 
@@ -201,7 +202,7 @@ async def handle_undo(
 
     async def apply(session: AsyncSession) -> None:
         membership = await graph.membership_by_activity(session, inner_id)
-        actor = await graph.get_actor_by_uri(session, actor_uri)
+        actor = await federation_store.get_actor_by_uri(session, actor_uri)
         if membership is not None and actor is not None and membership.actor_id == actor.id:
             await community_store.remove_membership(session, membership)
 
@@ -365,7 +366,7 @@ async def _may_change(
     """The author may change a post; so may a moderator here, or the Group hosting it (announced)."""
     async with fed.ctx.sessions() as session:
         author = await session.get(Actor, post.author_id)
-        actor = await graph.get_actor_by_uri(session, actor_uri)
+        actor = await federation_store.get_actor_by_uri(session, actor_uri)
         if author is not None and author.uri == actor_uri:
             return True
         if via is not None and any(group.uri == via and not community.local for community, group in places):

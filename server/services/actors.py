@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.activitypub import keys
 from server.config import Settings
+from server.storage import federation as federation_store
 from server.storage.social import Actor, ActorKey, Profile
 
 PERSON, GROUP, APPLICATION = "Person", "Group", "Application"
@@ -77,7 +77,7 @@ async def create_local_group(
 
 async def get_or_create_instance_actor(session: AsyncSession, settings: Settings, now: datetime) -> Actor:
     uri = instance_actor_uri(settings)
-    found = (await session.execute(select(Actor).where(Actor.uri == uri))).scalar_one_or_none()
+    found = await federation_store.get_actor_by_uri(session, uri)
     if found is not None:
         return found
     actor = _local_actor(
@@ -97,7 +97,7 @@ class KeySet:
 
 async def ensure_actor_keys(session: AsyncSession, actor: Actor, now: datetime) -> KeySet:
     """The actor's key pairs by algorithm ('rsa', 'ed25519'), creating the missing ones."""
-    rows = (await session.execute(select(ActorKey).where(ActorKey.actor_id == actor.id))).scalars().all()
+    rows = await federation_store.list_actor_keys(session, actor.id)
     found = {row.algorithm: row for row in rows}
     created: list[str] = []
     makers: dict[str, tuple[str, Callable[[], keys.PrivateKey]]] = {

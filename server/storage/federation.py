@@ -72,6 +72,10 @@ async def get_local_actor(session: AsyncSession, domain: str, username: str, kin
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def list_actor_keys(session: AsyncSession, actor_id: int) -> Sequence[ActorKey]:
+    return (await session.execute(select(ActorKey).where(ActorKey.actor_id == actor_id))).scalars().all()
+
+
 async def get_community_of(session: AsyncSession, actor_id: int) -> Community | None:
     return (
         await session.execute(select(Community).where(Community.actor_id == actor_id))

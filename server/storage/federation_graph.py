@@ -43,10 +43,6 @@ async def communities_of_post(session: AsyncSession, post_id: int) -> list[tuple
     return [(row[0], row[1]) for row in (await session.execute(query)).all()]
 
 
-async def get_actor_by_uri(session: AsyncSession, uri: str) -> Actor | None:
-    return (await session.execute(select(Actor).where(Actor.uri == uri))).scalar_one_or_none()
-
-
 async def community_of_group(session: AsyncSession, group_uri: str) -> tuple[Community, Actor] | None:
     query = select(Community, Actor).join(Actor, Actor.id == Community.actor_id).where(Actor.uri == group_uri)
     row = (await session.execute(query)).first()

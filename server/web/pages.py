@@ -11,6 +11,7 @@ from server.errors import CercleError, Forbidden, TooManyRequests
 from server.services import accounts
 from server.storage.accounts import list_api_tokens
 from server.web import (
+    admin_pages,
     charter_pages,
     community_pages,
     home,
@@ -143,4 +144,5 @@ routes: list[BaseRoute] = [
     *notification_pages.routes,
     *settings_pages.routes,
     *charter_pages.routes,
+    *admin_pages.routes,
 ]
