@@ -19,7 +19,7 @@ from server.config import SettingsError, load_settings
 from server.context import Context
 from server.errors import NotFound
 from server.federation.state import Federation
-from server.services import accounts, communities, demo
+from server.services import accounts, communities, demo, outbox
 from server.services.instance import ensure_instance_keys
 from server.storage import communities as community_store
 from server.storage import delivery as delivery_store
@@ -414,7 +414,9 @@ def user_disable(ctx: click.Context, username: str) -> None:
 
     async def go(context: Context) -> str:
         async with context.transaction() as session:
-            return (await accounts.disable_user(session, context.clock.now(), username)).username
+            disabled = await accounts.disable_user(session, context.clock.now(), username)
+            await outbox.person_deactivated(session, context.clock.now(), disabled)
+            return disabled.username
 
     click.echo(f"Disabled {run_async(go, settings)}.")
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
 from server.errors import Conflict
-from server.services import accounts, profiles
+from server.services import accounts, outbox, profiles
 from server.storage import accounts as account_store
 from server.storage.models import User
 
@@ -94,12 +94,11 @@ async def on_deactivated(session: AsyncSession, settings: Settings, now: datetim
     """Called once when the directory deactivates `user`, in the same transaction, after
     `accounts.disable_user` has ended the person's sessions and tokens.
 
-    This is the hook the federation layer fills in: tell the peers that hold this person's actor
-    (an `Update` of the `Person`, or a `Delete` when the charter requires it) by writing the
-    delivery rows with `session`, so they commit or roll back with the deactivation itself
-    (transactional outbox). Nothing federates from here yet.
+    The peers that hold this person's memberships are told (a `Delete` of the `Person`), with
+    delivery rows written in `session`: they commit or roll back with the deactivation itself.
     """
-    logger.info("account %s deactivated by the directory", user.username)
+    told = await outbox.person_deactivated(session, now, user)
+    logger.info("account %s deactivated by the directory; %s peer inboxes told", user.username, told)
 
 
 async def on_reactivated(session: AsyncSession, settings: Settings, now: datetime, user: User) -> None:

@@ -482,3 +482,29 @@ async def purged(session: AsyncSession, ctx: Context, now: datetime, post_ids: S
         )
         sent += await _route(session, ctx, now, post, delete, sender=author, author_user=None)
     return sent
+
+
+async def person_deactivated(session: AsyncSession, now: datetime, user: User) -> int:
+    """Tell the instances that hold this person's memberships that the account is gone (`Delete` of the
+    Person): they drop the actor and its keys. The notice carries only the actor's id, so no charter
+    egress rule applies to it."""
+    person = await session.get(Actor, user.actor_id) if user.actor_id else None
+    if person is None:
+        return 0
+    routes = [Route(inbox, domain) for inbox, domain in await graph.instances_that_know(session, person.id)]
+    payload = wrap("Delete", person.uri, person.uri, to=[AS_PUBLIC], cc=[], audience=None)
+    rows = [
+        Delivery(
+            destination=route.destination,
+            peer_domain=route.peer_domain,
+            activity_uri=str(payload["id"]),
+            payload=payload,
+            signer_actor_id=person.id,
+            state="pending",
+            attempts=0,
+            created_at=now,
+        )
+        for route in routes
+    ]
+    await delivery_store.enqueue(session, now, rows)
+    return len(rows)

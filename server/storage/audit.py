@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.storage.compliance import AuditEntry
@@ -61,3 +61,11 @@ async def list_audit_entries(
         query = query.where(AuditEntry.id < where.before_id)
     result = await session.execute(query.order_by(AuditEntry.id.desc()).limit(limit))
     return result.scalars().all()
+
+
+async def count_decisions(session: AsyncSession) -> list[tuple[str, str | None, str, str, int]]:
+    """(charter, article, point, action, how many) over the whole log: the figures `/metrics` exposes."""
+    query = select(
+        AuditEntry.charter_id, AuditEntry.article_id, AuditEntry.point, AuditEntry.action, func.count()
+    ).group_by(AuditEntry.charter_id, AuditEntry.article_id, AuditEntry.point, AuditEntry.action)
+    return [(r[0], r[1], r[2], r[3], int(r[4])) for r in (await session.execute(query)).all()]

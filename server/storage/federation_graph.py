@@ -75,3 +75,27 @@ async def member_instance_domains(session: AsyncSession, community_ids: Sequence
         .distinct()
     )
     return set((await session.execute(query)).scalars())
+
+
+async def instances_that_know(session: AsyncSession, actor_id: int) -> list[tuple[str, str]]:
+    """(shared inbox or inbox, domain) of the peer instances that hold this local person's memberships:
+    the hosts of communities elsewhere they joined, and the instances of the other members of theirs here."""
+    mine = select(Membership.community_id).where(Membership.actor_id == actor_id)
+    inbox = func.coalesce(Actor.shared_inbox_url, Actor.inbox_url)
+    hosts = (
+        select(inbox, Actor.domain)
+        .join(Community, Community.actor_id == Actor.id)
+        .where(Community.id.in_(mine), Community.local.is_(False), inbox.is_not(None))
+    )
+    members = (
+        select(inbox, Actor.domain)
+        .join(Membership, Membership.actor_id == Actor.id)
+        .where(
+            Membership.community_id.in_(mine),
+            Membership.state == "active",
+            Actor.local.is_(False),
+            inbox.is_not(None),
+        )
+    )
+    rows = (await session.execute(hosts.union(members))).all()
+    return sorted({(row[0], row[1]) for row in rows})

@@ -39,6 +39,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    case,
     cast,
     column,
     delete,
@@ -415,38 +416,78 @@ def _pg_tsquery(query_terms: Sequence[str]) -> ColumnElement[Any]:
 
 FIRST_WINDOW = 60
 WIDER = 8
+RECENT = 10_000
+"""Above this many text matches, only the newest `RECENT` are ranked first (then the next `RECENT × 7`…);
+0 ranks every match (the behaviour before the bound, kept for `bench/search.py --baseline`)."""
 
 
-def _candidates(query: SearchQuery, dialect: str, window: int | None) -> Any:
-    """The best `window` matches by text rank and the cheap filters (no visibility yet), as a subquery."""
+def _text_match(query_terms: Sequence[str], dialect: str) -> tuple[ColumnElement[Any], ColumnElement[bool]]:
+    """(the column naming a match's document id, the text condition) straight on the index."""
+    if dialect == "postgresql":
+        return documents.c.id, literal_column("fts_documents.tsv").op("@@")(_pg_tsquery(query_terms))
+    return fts_index.c.rowid, literal_column("fts_index").op("MATCH")(_fts5_query(query_terms))
+
+
+async def _nth_newest(session: AsyncSession, query_terms: Sequence[str], dialect: str, n: int) -> int | None:
+    """The id of the `n`-th newest text match (no other filter), or None when there are fewer.
+
+    Read from the index alone and cheap on both backends: FTS5 walks its doclists by rowid, newest
+    first; PostgreSQL reads the GIN bitmap (or the primary key backwards) without ranking anything.
+    """
+    key, condition = _text_match(query_terms, dialect)
+    statement = select(key).where(condition).order_by(key.desc()).offset(n - 1).limit(1)
+    found = (await session.execute(statement)).scalar()
+    return None if found is None else int(found)
+
+
+def _candidates(query: SearchQuery, dialect: str, window: int | None, bounds: Sequence[int | None]) -> Any:
+    """The first `window` matches in (recency tier, text rank) order, with the cheap filters (no
+    visibility yet), as a subquery.
+
+    `bounds` are descending id bounds: tier 0 is every match with id >= bounds[0], tier 1 those with
+    id >= bounds[1], and so on; a last bound of None takes in every older match. Only matches of
+    these tiers are ranked.
+    """
     d = documents.c
     filters = _filters(query)
+    key, condition = _text_match(query.words, dialect)
+    rank: ColumnElement[Any]
     if dialect == "postgresql":
-        tsquery = _pg_tsquery(query.words)
-        rank = func.ts_rank(literal_column("fts_documents.tsv"), tsquery)
-        statement = select(d.id.label("doc_id"), rank.label("rank")).where(
-            literal_column("fts_documents.tsv").op("@@")(tsquery), *filters
-        )
+        rank = func.ts_rank(literal_column("fts_documents.tsv"), _pg_tsquery(query.words))
+        statement = select(d.id.label("doc_id"), rank.label("rank"))
     else:
-        bm25 = -func.bm25(literal_column("fts_index"), 4.0, 1.0)
-        statement = (
-            select(d.id.label("doc_id"), bm25.label("rank"))
-            .select_from(fts_index.join(documents, d.id == fts_index.c.rowid))
-            .where(literal_column("fts_index").op("MATCH")(_fts5_query(query.words)), *filters)
+        rank = -func.bm25(literal_column("fts_index"), 4.0, 1.0)
+        statement = select(d.id.label("doc_id"), rank.label("rank")).select_from(
+            fts_index.join(documents, d.id == fts_index.c.rowid)
         )
+    limits = [b for b in bounds if b is not None]
+    tier: ColumnElement[Any] = literal(0)
+    if limits:
+        tier = case(*[(key >= b, i) for i, b in enumerate(limits)], else_=len(limits))
+        if bounds[-1] is not None:
+            filters.append(key >= limits[-1])
+    statement = statement.add_columns(tier.label("tier")).where(condition, *filters)
     if window is not None:
-        statement = statement.order_by(literal_column("rank").desc(), d.id).limit(window)
+        statement = statement.order_by(literal_column("tier"), literal_column("rank").desc(), d.id).limit(
+            window
+        )
     return statement.subquery("candidates")
 
 
 async def search(session: AsyncSession, query: SearchQuery) -> HitPage:
     """One page of hits the viewer may see, best first.
 
-    The text index ranks a window of the best matches (cheap filters applied); visibility, the costly
-    part, is then checked in the same SELECT over that window only. When the window holds fewer
-    visible hits than the page needs and more matches exist, it is widened and the SELECT repeated,
-    up to every match: a page is never short while hits remain, and a common word costs one ranking
-    pass rather than a permission check per matching row.
+    Matches are ordered by recency tier, then text rank. When a query matches at most `RECENT`
+    documents there is one tier (plain rank order). Above that, the newest `RECENT` matches (by id, as
+    the index finds them) form tier 0 and are the only ones ranked, unless they hold too few visible
+    hits for the page: then the next tier (down to the `RECENT × 8`-th newest match, then × 64…, up
+    to every match) is added. A very common word thus costs the ranking of `RECENT` rows, not of
+    every match, and the order is the same whichever page asks, so pages neither repeat nor skip.
+
+    Within the tiers, the text index ranks a window of the best matches (cheap filters applied);
+    visibility, the costly part, is then checked in the same SELECT over that window only. When the
+    window holds fewer visible hits than the page needs and more matches exist, it is widened and the
+    SELECT repeated: a page is never short while hits remain.
     """
     if not query.words or not query.kinds:
         return HitPage(hits=[], more=False)
@@ -457,26 +498,37 @@ async def search(session: AsyncSession, query: SearchQuery) -> HitPage:
     ]
     shown.append(cast(d.config, Text).label("config"))
     need = query.offset + query.limit + 1
-    window: int | None = max(FIRST_WINDOW, need * 2)
+    first = max(FIRST_WINDOW, need * 2)
+    window: int | None = first
+    bounds: list[int | None] = [await _nth_newest(session, query.words, dialect, RECENT) if RECENT else None]
     while True:
-        candidates = _candidates(query, dialect, window)
+        candidates = _candidates(query, dialect, window, bounds)
         statement = (
             select(*shown, candidates.c.rank)
             .select_from(candidates.join(documents, d.id == candidates.c.doc_id))
             .where(visible(query.viewer_actor_id))
-            .order_by(candidates.c.rank.desc(), d.id)
+            .order_by(candidates.c.tier, candidates.c.rank.desc(), d.id)
             .offset(query.offset)
             .limit(query.limit + 1)
         )
         rows = (await session.execute(statement)).all()
-        if len(rows) > query.limit or window is None:
+        if len(rows) > query.limit:
             break
-        matched = (
-            await session.execute(select(func.count()).select_from(_candidates(query, dialect, None)))
-        ).scalar()
-        if int(matched or 0) <= window:
+        matched = int(
+            (
+                await session.execute(
+                    select(func.count()).select_from(_candidates(query, dialect, None, bounds))
+                )
+            ).scalar()
+            or 0
+        )
+        if window is not None and matched > window:  # more matches in these tiers: widen the window
+            window = window * WIDER if window * WIDER < matched else None
+            continue
+        if bounds[-1] is None:  # every match was looked at
             break
-        window = window * WIDER if window * WIDER < int(matched or 0) else None
+        bounds.append(await _nth_newest(session, query.words, dialect, RECENT * WIDER ** len(bounds)))
+        window = matched + first
     hits = [
         Hit(
             id=row.id,

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.storage import audit as audit_store
 from server.storage import delivery as delivery_store
 
 
@@ -71,6 +72,12 @@ class Metrics:
             "cercle_charter_decisions",
             "Charter decisions by charter, article, stage (publish, ingress, egress, ...) and action",
             ["charter", "article", "stage", "action"],
+            registry=self.registry,
+        )
+        self.charter_decisions_recorded = Gauge(
+            "cercle_charter_decisions_recorded",
+            "Charter decisions in the audit log (all processes), by charter, article, point and action",
+            ["charter", "article", "point", "action"],
             registry=self.registry,
         )
         self._queued_peers: set[str] = set()
@@ -128,8 +135,13 @@ class MetricsMiddleware:
 
 
 async def metrics_endpoint(request: Request) -> Response:
+    """Figures kept in the database (queue depth, charter decisions) are read at each scrape, so they
+    count the work of every process, workers included."""
     metrics: Metrics = request.app.state.metrics
     async with request.app.state.ctx.sessions() as session:
         summary = await delivery_store.queue_summary(session)
+        decisions = await audit_store.count_decisions(session)
     metrics.set_queue_depth({domain: count for domain, state, count in summary if state == "pending"})
+    for charter, article, point, action, count in decisions:
+        metrics.charter_decisions_recorded.labels(charter, article or "none", point, action).set(count)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -179,3 +179,21 @@ async def test_a_non_member_instance_never_receives_a_closed_communitys_post(
         assert (await session.execute(select(Delivery))).scalars().all() == []
     async with munich.ctx.sessions() as session:
         assert (await session.execute(select(Post))).scalars().all() == []
+
+
+async def test_a_deactivated_account_is_dropped_by_the_instances_that_knew_it(
+    paris: Instance, munich: Instance
+) -> None:
+    from server.services import accounts, outbox
+
+    pierre, alice = await token(paris, "pierre"), await token(munich, "alice")
+    await community(paris, pierre, "lean", "open")
+    await munich.http.post("/api/v1/communities/remote", json={"handle": "lean@paris.example"}, headers=alice)
+    await settle(paris, munich)
+    assert (await paris.remote_actor("https://munich.example/users/alice")) is not None
+    async with munich.ctx.transaction() as session:
+        user = await accounts.disable_user(session, munich.clock.now(), "alice")
+        assert await outbox.person_deactivated(session, munich.clock.now(), user) == 1
+    await settle(paris, munich)
+    gone = await paris.remote_actor("https://munich.example/users/alice")
+    assert gone is not None and gone.deleted_at is not None

@@ -57,6 +57,11 @@ async def test_a_refused_post_names_its_article_and_is_not_stored(
     assert (await client.get("/api/v1/communities/team/feed", headers=ada)).json()["items"] == []
     audit = await client.get("/api/v1/audit", headers=ada)
     assert audit.status_code == 403  # ada is not an administrator
+    metrics = (await client.get("/metrics")).text
+    assert (
+        'cercle_charter_decisions_recorded{action="reject",article="4.1",charter="group",point="publish"} 1.0'
+        in metrics
+    )
 
 
 async def test_a_held_post_is_shown_to_its_author_and_moderators_only(
