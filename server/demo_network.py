@@ -142,7 +142,7 @@ def wait_ready(node: Node, timeout: float = 60) -> None:
         time.sleep(0.3)
 
 
-def until(check: Callable[[], bool], timeout: float = 30) -> bool:
+def until(check: Callable[[], bool], timeout: float = 90) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
