@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.config import Settings
 from server.context import Context
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.policy import MembershipFacts, evaluate_membership
 from server.services import charter, indexing, notifications, outbox
 from server.services.actors import create_local_group
 from server.services.permissions import ROLES, VISIBILITIES, Action, can_assign_role, check, standing
@@ -190,17 +191,26 @@ async def join(session: AsyncSession, ctx: Context, now: datetime, user: User, s
     found.check(Action.JOIN)
     community, membership = found.community, found.membership
     group = await session.get(Actor, community.actor_id)
-    decision = await charter.check_membership(
-        session,
-        now,
+    decision = evaluate_membership(
         ctx.charter,
-        person_actor_id=user.actor_id,
-        person_jurisdiction=ctx.charter.jurisdiction,
-        community_uri=group.uri if group else community.slug,
-        community_kind=community.kind,
-        community_tags=community.tags,
+        MembershipFacts(
+            person_jurisdiction=ctx.charter.jurisdiction,
+            community_tags=frozenset(community.tags),
+            community_kind=community.kind,
+        ),
     )
-    charter.raise_if_refused(decision, user.language or ctx.settings.default_language, ctx.charter)
+    if decision.action == "deny":  # recorded in its own transaction: the refusal rolls this one back
+        async with ctx.transaction() as audit_session:
+            await charter.record_decision(
+                audit_session,
+                now,
+                ctx.charter,
+                decision,
+                subject_kind="community",
+                subject=group.uri if group else community.slug,
+                actor_id=user.actor_id,
+            )
+        charter.raise_if_refused(decision, user.language or ctx.settings.default_language, ctx.charter)
     if membership is not None:  # an invitation
         membership.state, membership.updated_at = "active", now
         return membership
