@@ -2,6 +2,7 @@
 
     python bench/search.py                      # both databases, defaults below
     python bench/search.py --db sqlite --posts 20000 --requests 500
+    python bench/search.py --baseline           # also in process with every match ranked (as before)
 
 For each database: the feed benchmark's loader (`bench.feed.load`: people, communities, memberships,
 posts, reactions), then every post gets a text drawn from a Zipf vocabulary (French, German and
@@ -109,9 +110,14 @@ async def add_text(url: str, posts: int) -> float:
     return time.perf_counter() - started
 
 
-async def in_process(url: str, readers: int, total: int) -> list[float]:
+async def in_process(
+    url: str, readers: int, total: int, bounds: list[int]
+) -> dict[int, tuple[list[float], dict[str, float]]]:
+    """Latencies and the slowest time per query text, for each value of `RECENT`; the values take
+    turns, query by query, so that they share the machine's load alike."""
     from server.config import load_settings
     from server.services import search
+    from server.storage import search as store
 
     settings = load_settings(
         None, database_url=url, domain=DOMAIN, scheme="http", secret_key="bench-" + "x" * 40
@@ -120,19 +126,39 @@ async def in_process(url: str, readers: int, total: int) -> list[float]:
     sessions = session_factory(engine)
     async with sessions() as session:
         users = list((await session.execute(select(User).order_by(User.id).limit(readers))).scalars())
-    latencies = []
+    results: dict[int, tuple[list[float], dict[str, float]]] = {b: ([], {}) for b in bounds}
+    saved = store.RECENT
     for n in range(total):
-        async with sessions() as session:
-            started = time.perf_counter()
-            await search.search(session, settings, users[n % len(users)], q=QUERIES[n % len(QUERIES)])
-            latencies.append((time.perf_counter() - started) * 1000)
+        q = QUERIES[n % len(QUERIES)]
+        for bound in bounds:
+            store.RECENT = bound
+            latencies, slowest = results[bound]
+            async with sessions() as session:
+                started = time.perf_counter()
+                await search.search(session, settings, users[n % len(users)], q=q)
+                latencies.append((time.perf_counter() - started) * 1000)
+            slowest[q] = max(slowest.get(q, 0.0), latencies[-1])
+    store.RECENT = saved
     await engine.dispose()
-    return latencies
+    return results
 
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def report_in_process(label: str, url: str, args: argparse.Namespace) -> None:
+    bounds = [0, args.recent] if args.baseline else [args.recent]
+    results = asyncio.run(in_process(url, args.readers, min(args.requests, 600), bounds))
+    for bound, (direct, slowest) in results.items():
+        name = f"in process, RECENT={bound}" + (" (unbounded)" if bound == 0 else "")
+        print(
+            f"[{label}] {name:<34} p50 {percentile(direct, 50):7.1f} ms   "
+            f"p99 {percentile(direct, 99):7.1f} ms   mean {statistics.fmean(direct):6.1f} ms"
+        )
+        worst = sorted(slowest.items(), key=lambda item: -item[1])[:4]
+        print(f"[{label}]   slowest: " + ", ".join(f"{q!r} {ms:.0f} ms" for q, ms in worst))
 
 
 def search_app() -> object:
@@ -158,11 +184,9 @@ def bench_one(label: str, url: str, args: argparse.Namespace, workdir: Path) -> 
     print(
         f"[{label}] loaded and indexed {args.posts} posts in {seeded:.0f} s (texts + index: {indexed:.0f} s)"
     )
-    direct = asyncio.run(in_process(url, args.readers, min(args.requests, 600)))
-    print(
-        f"[{label}] {'search query, in process, 1 at a time':<34} p50 {percentile(direct, 50):7.1f} ms   "
-        f"p99 {percentile(direct, 99):7.1f} ms   mean {statistics.fmean(direct):6.1f} ms"
-    )
+    report_in_process(label, url, args)
+    if args.no_http:
+        return
     env = {
         "CERCLE_DATABASE_URL": url,
         "CERCLE_SECRET_KEY": "bench-" + "x" * 40,
@@ -200,7 +224,18 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=100)
     parser.add_argument("--requests", type=int, default=1_000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--recent", type=int, default=None, help="rank only the newest N matches first (default: RECENT)"
+    )
+    parser.add_argument(
+        "--baseline", action="store_true", help="also measure in process with every match ranked (no bound)"
+    )
+    parser.add_argument("--no-http", action="store_true", help="in process only")
     args = parser.parse_args()
+    if args.recent is None:
+        from server.storage import search as store
+
+        args.recent = store.RECENT
     workdir = Path(tempfile.mkdtemp(prefix="cercle-bench-search-"))
     print(
         f"search benchmark: {args.requests} requests, {args.concurrency} concurrent readers; "
