@@ -1,4 +1,4 @@
-"""Scale-out (issue 10): two `cercle run` web processes and two `cercle worker` processes on one PostgreSQL.
+"""Scale-out: two `cercle run` web processes and two `cercle worker` processes on one PostgreSQL.
 
 The web processes run with `run_workers_in_process = false`, as OPERATIONS.md says to run them behind a
 load balancer; the workers do the background work. A fake peer instance (real HTTP, real signatures)

@@ -1,4 +1,4 @@
-"""Worker crash (issue 5): a `cercle worker` killed with SIGKILL in the middle of a batch, then restarted.
+"""Worker crash: a `cercle worker` killed with SIGKILL in the middle of a batch, then restarted.
 
 One `cercle run` (with `run_workers_in_process = false`) and one `cercle worker` on PostgreSQL; a fake
 peer that answers each delivery after 200 ms, so that the kill lands while the worker waits for an answer.
