@@ -21,15 +21,14 @@ import io
 import logging
 import re
 import zipfile
-from collections.abc import Iterable
 from pathlib import Path
 
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.services.profiles import profile_view
+from server.storage import posts as post_store
 from server.storage import search as store
 from server.storage.social import Actor, Attachment, Community, Post, Profile
 
@@ -247,18 +246,6 @@ def profile_documents(actor: Actor, profile: Profile) -> list[store.SearchDocume
 # --- what writers call ---------------------------------------------------------------------------------
 
 
-async def _attachments_of(session: AsyncSession, post_ids: Iterable[int]) -> dict[int, list[Attachment]]:
-    found: dict[int, list[Attachment]] = {}
-    wanted = list(post_ids)
-    if not wanted:
-        return found
-    rows = await session.execute(select(Attachment).where(Attachment.post_id.in_(wanted)))
-    for attachment in rows.scalars():
-        assert attachment.post_id is not None
-        found.setdefault(attachment.post_id, []).append(attachment)
-    return found
-
-
 async def index_post(session: AsyncSession, post: Post, *, media_dir: Path | None = None) -> None:
     """(Re)index a post, comment or poll; a deleted one leaves the index. With `media_dir`, its
     attachments' text is (re)read too."""
@@ -266,7 +253,7 @@ async def index_post(session: AsyncSession, post: Post, *, media_dir: Path | Non
     if post.deleted_at is not None:
         await store.delete_post_documents(session, post.id)
         return
-    files = (await _attachments_of(session, [post.id])).get(post.id, [])
+    files = (await post_store.attachments_of(session, [post.id]))[post.id]
     await store.upsert_documents(session, [post_document(post, has_attachment=bool(files))])
     if media_dir is not None:
         for attachment in files:
@@ -304,34 +291,22 @@ async def reindex_all(session: AsyncSession, media_dir: Path | None = None) -> d
     await store.delete_all_documents(session)
     last = 0
     while True:
-        posts = list(
-            (
-                await session.execute(
-                    select(Post)
-                    .where(Post.id > last, Post.deleted_at.is_(None))
-                    .order_by(Post.id)
-                    .limit(BATCH)
-                )
-            ).scalars()
-        )
+        posts = await store.live_posts_after(session, last, BATCH)
         if not posts:
             break
         last = posts[-1].id
-        files = await _attachments_of(session, [p.id for p in posts])
-        batch = [post_document(p, has_attachment=p.id in files) for p in posts]
+        files = await post_store.attachments_of(session, [p.id for p in posts])
+        batch = [post_document(p, has_attachment=bool(files[p.id])) for p in posts]
         for post in posts:
             for attachment in files.get(post.id, []):
                 text = await attachment_text(media_dir, attachment) if media_dir is not None else ""
                 batch.append(attachment_document(attachment, post, text))
         await store.upsert_documents(session, batch)
         session.expunge_all()
-    communities = list((await session.execute(select(Community))).scalars())
+    communities = await store.all_communities(session)
     await store.upsert_documents(session, [community_document(c) for c in communities])
-    people = await session.execute(
-        select(Actor, Profile).join(Profile, Profile.actor_id == Actor.id).where(Actor.deleted_at.is_(None))
-    )
     batch = []
-    for actor, profile in people.all():
+    for actor, profile in await store.people_with_profiles(session):
         batch.extend(profile_documents(actor, profile))
         if len(batch) >= BATCH:
             await store.upsert_documents(session, batch)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
@@ -26,10 +25,12 @@ from server.errors import NotFound, ValidationFailed
 from server.policy import Charter
 from server.services.communities import access, actor_id_of
 from server.services.profiles import normalise_tag, person_card, profile_view, viewer_level
+from server.storage import communities as community_store
+from server.storage import media as media_store
+from server.storage import posts as post_store
 from server.storage import profiles as profile_store
 from server.storage import search as store
 from server.storage.models import User
-from server.storage.social import Actor, Attachment, Community, Profile
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 50
@@ -208,26 +209,14 @@ async def search(
 async def _results(
     session: AsyncSession, viewer: User, hits: Sequence[store.Hit], terms: Terms
 ) -> list[dict[str, Any]]:
-    actor_ids = {h.actor_id for h in hits if h.actor_id is not None}
-    actors = {
-        a.id: a for a in (await session.execute(select(Actor).where(Actor.id.in_(actor_ids)))).scalars()
-    }
-    profiles = {
-        p.actor_id: p
-        for p in (await session.execute(select(Profile).where(Profile.actor_id.in_(actor_ids)))).scalars()
-    }
-    community_ids = {h.community_id for h in hits if h.community_id is not None}
-    communities = {
-        c.id: c
-        for c in (await session.execute(select(Community).where(Community.id.in_(community_ids)))).scalars()
-    }
-    attachment_ids = {h.attachment_id for h in hits if h.attachment_id is not None}
-    attachments = {
-        a.id: a
-        for a in (
-            await session.execute(select(Attachment).where(Attachment.id.in_(attachment_ids)))
-        ).scalars()
-    }
+    actor_ids = [h.actor_id for h in hits if h.actor_id is not None]
+    actors = await post_store.load_actors(session, actor_ids)
+    profiles = await profile_store.profiles_of(session, actor_ids)
+    communities = await community_store.get_communities(
+        session, [h.community_id for h in hits if h.community_id]
+    )
+    attachment_ids = [h.attachment_id for h in hits if h.attachment_id is not None]
+    attachments = {a.id: a for a in await media_store.get_attachments(session, attachment_ids)}
     titles = await store.thread_titles(session, {h.root_id for h in hits if h.root_id is not None})
     items: list[dict[str, Any]] = []
     for hit in hits:
@@ -322,19 +311,7 @@ async def who_knows(
     places = [cid for cid in topical if cid in readable]
     activity = dict(await store.activity_in(session, places, now - ACTIVITY_WINDOW, limit=MAX_CANDIDATES))
     candidates = set(expert) | set(activity)
-    rows = (
-        await session.execute(
-            select(Actor, Profile)
-            .join(Profile, Profile.actor_id == Actor.id)
-            .outerjoin(User, User.actor_id == Actor.id)
-            .where(
-                Actor.id.in_(candidates),
-                Actor.kind == "Person",
-                Actor.deleted_at.is_(None),
-                User.disabled_at.is_(None),
-            )
-        )
-    ).all()
+    rows = await profile_store.active_people(session, candidates)
     wanted_department = normalise_tag(department or "")
     wanted_site = normalise_tag(site or "")
     wanted_language = normalise_tag(language or "")

@@ -214,3 +214,28 @@ async def search_people(session: AsyncSession, query: PeopleQuery) -> PeoplePage
         last = page[-1]
         next_cursor = Cursor(int(last.rank), str(last.name_key), last[0].id)
     return PeoplePage(people=[(row[0], row[1]) for row in page], next_cursor=next_cursor)
+
+
+async def profiles_of(session: AsyncSession, actor_ids: Sequence[int]) -> dict[int, Profile]:
+    if not actor_ids:
+        return {}
+    query = select(Profile).where(Profile.actor_id.in_(set(actor_ids)))
+    return {profile.actor_id: profile for profile in (await session.execute(query)).scalars()}
+
+
+async def active_people(session: AsyncSession, actor_ids: Collection[int]) -> list[tuple[Actor, Profile]]:
+    """These actors with their profiles, only people still there (not deleted, account not disabled)."""
+    if not actor_ids:
+        return []
+    query = (
+        select(Actor, Profile)
+        .join(Profile, Profile.actor_id == Actor.id)
+        .outerjoin(User, User.actor_id == Actor.id)
+        .where(
+            Actor.id.in_(set(actor_ids)),
+            Actor.kind == "Person",
+            Actor.deleted_at.is_(None),
+            User.disabled_at.is_(None),
+        )
+    )
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]

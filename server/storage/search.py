@@ -57,7 +57,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.storage.base import UTCDateTime
 from server.storage.models import User
-from server.storage.social import Actor, Community, Membership, Post, PostCommunity
+from server.storage.social import Actor, Community, Membership, Post, PostCommunity, Profile
 
 KINDS = ("post", "comment", "document", "community", "person")
 CONTENT_KINDS = frozenset({"post", "comment", "document"})
@@ -618,3 +618,20 @@ async def thread_titles(session: AsyncSession, root_ids: Iterable[int]) -> dict[
         return {}
     rows = await session.execute(select(Post.id, Post.title, Post.deleted_at).where(Post.id.in_(wanted)))
     return {pid: ("" if deleted else title) for pid, title, deleted in rows.all()}
+
+
+async def live_posts_after(session: AsyncSession, last_id: int, limit: int) -> list[Post]:
+    """Posts not deleted with an id above `last_id`, in id order: the reindex walks them in batches."""
+    query = select(Post).where(Post.id > last_id, Post.deleted_at.is_(None)).order_by(Post.id).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def all_communities(session: AsyncSession) -> list[Community]:
+    return list((await session.execute(select(Community))).scalars())
+
+
+async def people_with_profiles(session: AsyncSession) -> list[tuple[Actor, Profile]]:
+    query = (
+        select(Actor, Profile).join(Profile, Profile.actor_id == Actor.id).where(Actor.deleted_at.is_(None))
+    )
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from server.context import Context
+from server.storage.engine import ping
 from server.storage.migrate import current_revision, head_revision
 
 
@@ -18,8 +18,7 @@ async def readyz(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     checks: dict[str, str] = {}
     try:
-        async with ctx.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await ping(ctx.engine)
         checks["database"] = "ok"
         current, head = await current_revision(ctx.engine), head_revision()
         checks["migrations"] = (
