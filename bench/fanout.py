@@ -710,23 +710,10 @@ def main() -> None:
         if args.db == "sqlite":
             asyncio.run(run(args, f"sqlite+aiosqlite:///{workdir / 'cercle.db'}", workdir))
         else:
-            from tests.pg import start_cluster, with_database
+            from tests.pg import throwaway_database
 
-            cluster = start_cluster()
-            try:
-                import asyncpg
-
-                async def create() -> None:
-                    connection = await asyncpg.connect(
-                        cluster.url.replace("postgresql+asyncpg", "postgresql")
-                    )
-                    await connection.execute('CREATE DATABASE "cercle_fanout"')
-                    await connection.close()
-
-                asyncio.run(create())
-                asyncio.run(run(args, with_database(cluster.url, "cercle_fanout"), workdir))
-            finally:
-                cluster.stop()
+            with throwaway_database("cercle_fanout") as url:
+                asyncio.run(run(args, url, workdir))
     print(f"  (whole run {time.monotonic() - started:.0f} s; pid {os.getpid()})")
 
 

@@ -247,21 +247,10 @@ def main() -> None:
     if args.db in ("sqlite", "both"):
         bench_one("sqlite", f"sqlite+aiosqlite:///{workdir / 'bench.db'}", args, workdir)
     if args.db in ("postgresql", "both"):
-        from tests.pg import start_cluster, with_database
+        from tests.pg import throwaway_database
 
-        cluster = start_cluster()
-        try:
-            import asyncpg
-
-            async def create() -> None:
-                connection = await asyncpg.connect(cluster.url.replace("+asyncpg", ""))
-                await connection.execute("CREATE DATABASE bench")
-                await connection.close()
-
-            asyncio.run(create())
-            bench_one("postgresql", with_database(cluster.url, "bench"), args, workdir)
-        finally:
-            cluster.stop()
+        with throwaway_database("bench") as url:
+            bench_one("postgresql", url, args, workdir)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ from server.config import load_settings  # noqa: E402
 from server.storage import federation as store  # noqa: E402
 from server.storage import migrate  # noqa: E402
 from server.storage.engine import create_engine, session_factory  # noqa: E402
-from tests.pg import free_port, start_cluster, with_database  # noqa: E402
+from tests.pg import free_port, throwaway_database  # noqa: E402
 
 SENDER_PORT = 9  # nobody listens: the sender's actor is pre-seeded, never fetched
 SENDER = f"http://127.0.0.1:{SENDER_PORT}/users/bench"
@@ -282,20 +282,11 @@ def main() -> None:
     ):
         results[target.name] = measure(target, args.n, args.concurrency)
     if not args.no_postgres:
-        cluster = start_cluster()
-        try:
-            import asyncpg
-
-            async def create() -> None:
-                connection = await asyncpg.connect(cluster.url.replace("postgresql+asyncpg", "postgresql"))
-                await connection.execute('CREATE DATABASE "cercle_bench"')
-                await connection.close()
-
-            asyncio.run(create())
-            with cercle("Cercle, PostgreSQL", with_database(cluster.url, "cercle_bench")) as target:
-                results[target.name] = measure(target, args.n, args.concurrency)
-        finally:
-            cluster.stop()
+        with (
+            throwaway_database("cercle_bench") as url,
+            cercle("Cercle, PostgreSQL", url) as target,
+        ):
+            results[target.name] = measure(target, args.n, args.concurrency)
     baseline = results["bare Starlette"]
     print(f"signed Create(Note) activities accepted per second (n={args.n}, concurrency={args.concurrency})")
     for name, rate in results.items():

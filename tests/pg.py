@@ -8,6 +8,8 @@ create databases) to use an existing server instead.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import glob
 import os
 import pwd
@@ -15,8 +17,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import asyncpg
 
 
 def find_binary(name: str) -> str | None:
@@ -127,3 +132,22 @@ def plain_dsn(url: str) -> str:
 def with_database(url: str, name: str) -> str:
     base = url.rsplit("/", 1)[0]
     return f"{base}/{name}"
+
+
+@contextlib.contextmanager
+def throwaway_database(name: str) -> Iterator[str]:
+    """A fresh empty database `name` in a throwaway cluster (for benchmarks): its URL; stopped afterwards."""
+    cluster = start_cluster()
+    try:
+
+        async def create() -> None:
+            connection = await asyncpg.connect(plain_dsn(cluster.url))
+            try:
+                await connection.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await connection.close()
+
+        asyncio.run(create())
+        yield with_database(cluster.url, name)
+    finally:
+        cluster.stop()
