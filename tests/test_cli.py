@@ -57,6 +57,7 @@ def test_init_writes_a_private_config_with_a_fresh_secret(instance: Path, tmp_pa
     values = tomllib.loads(config.read_text())
     assert len(values["secret_key"]) >= 32
     assert values["scheme"] == "http" and values["domain"] == "localhost:8000"
+    assert values["smtp"] == {"send": False}  # a local trial queues mail without sending it
     assert oct(config.stat().st_mode & 0o777) == "0o600"
     assert (instance / "var" / "cercle.db").exists()
     again = cercle("init", cwd=instance)
