@@ -144,11 +144,7 @@ async def person(request: Request) -> Response:
     document = person_actor(
         id=actor.uri,
         username=actor.username,
-        inbox=actor.inbox_url or f"{actor.uri}/inbox",
-        outbox=actor.outbox_url or f"{actor.uri}/outbox",
-        followers=actor.followers_url or f"{actor.uri}/followers",
-        following=f"{actor.uri}/following",
-        shared_inbox=actor.shared_inbox_url or f"{fed.ctx.settings.base_url}/inbox",
+        **_collections(fed, actor),
         public_key_pem=rsa_pem,
         ed25519_multibase=multibase,
         name=actor.display_name,
@@ -158,6 +154,17 @@ async def person(request: Request) -> Response:
         manually_approves_followers=actor.manually_approves,
     )
     return activity_response(document)
+
+
+def _collections(fed: Federation, actor: Actor) -> dict[str, str]:
+    """The inbox, outbox and collection URLs every local actor document carries."""
+    return {
+        "inbox": actor.inbox_url or f"{actor.uri}/inbox",
+        "outbox": actor.outbox_url or f"{actor.uri}/outbox",
+        "followers": actor.followers_url or f"{actor.uri}/followers",
+        "following": f"{actor.uri}/following",
+        "shared_inbox": actor.shared_inbox_url or f"{fed.ctx.settings.base_url}/inbox",
+    }
 
 
 def _approves(actor: Actor, community: Community | None) -> bool:
@@ -182,11 +189,7 @@ async def group(request: Request) -> Response:
     document = group_actor(
         id=actor.uri,
         username=actor.username,
-        inbox=actor.inbox_url or f"{actor.uri}/inbox",
-        outbox=actor.outbox_url or f"{actor.uri}/outbox",
-        followers=actor.followers_url or f"{actor.uri}/followers",
-        following=f"{actor.uri}/following",
-        shared_inbox=actor.shared_inbox_url or f"{fed.ctx.settings.base_url}/inbox",
+        **_collections(fed, actor),
         moderators=f"{actor.uri}/moderators",
         public_key_pem=rsa_pem,
         ed25519_multibase=multibase,
