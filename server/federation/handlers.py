@@ -349,6 +349,29 @@ async def handle_create(
     return Outcome(f"{kind} stored", apply)
 
 
+async def _relay(
+    session: AsyncSession,
+    fed: Federation,
+    places: list[tuple[Community, Actor]],
+    activity: dict[str, Any],
+    post: Post,
+) -> None:
+    """A change to a post in communities hosted here: their Groups announce it to the member instances."""
+    for community, _ in places:
+        if community.local:
+            await outbox.announce(
+                session,
+                fed.ctx,
+                _now(fed),
+                community,
+                activity,
+                post=post,
+                kind="post",
+                author_user=None,
+                text="",
+            )
+
+
 async def _post_and_places(
     fed: Federation, post_uri: str
 ) -> tuple[Post | None, list[tuple[Community, Actor]]]:
@@ -390,7 +413,6 @@ async def note_delete(fed: Federation, activity: dict[str, Any], via: str | None
         return Outcome("ignored: post unknown or already deleted")
     if post.local or not await _may_change(fed, post, actor_uri, via, places):
         return Outcome("refused: only the author or the community's moderators delete a post")
-    ctx = fed.ctx
 
     async def apply(session: AsyncSession) -> None:
         row = await session.get(Post, post.id)
@@ -406,19 +428,7 @@ async def note_delete(fed: Federation, activity: dict[str, Any], via: str | None
         await indexing.index_post(session, row)
         if row.root_id is not None:
             await post_store.bump_counter(session, row.root_id, "comment_count", -1)
-        for community, _ in places:
-            if community.local:
-                await outbox.announce(
-                    session,
-                    ctx,
-                    _now(fed),
-                    community,
-                    activity,
-                    post=row,
-                    kind="post",
-                    author_user=None,
-                    text="",
-                )
+        await _relay(session, fed, places, activity, row)
 
     return Outcome("post deleted", apply)
 
@@ -433,7 +443,6 @@ async def note_update(fed: Federation, activity: dict[str, Any], via: str | None
         return Outcome("ignored: post unknown or deleted")
     if post.local or not await _may_change(fed, post, actor_uri, via, places):
         return Outcome("refused: only the author edits a post")
-    ctx = fed.ctx
 
     async def apply(session: AsyncSession) -> None:
         row = await session.get(Post, post.id)
@@ -445,19 +454,7 @@ async def note_update(fed: Federation, activity: dict[str, Any], via: str | None
         row.source = _text((source or {}).get("content"), 50_000)
         row.edited_at = _now(fed)
         await indexing.index_post(session, row)
-        for community, _ in places:
-            if community.local:
-                await outbox.announce(
-                    session,
-                    ctx,
-                    _now(fed),
-                    community,
-                    activity,
-                    post=row,
-                    kind="post",
-                    author_user=None,
-                    text="",
-                )
+        await _relay(session, fed, places, activity, row)
 
     return Outcome("post updated", apply)
 
