@@ -210,3 +210,39 @@ def test_community_create_from_the_command_line(instance: Path) -> None:
         "community", "create", "ada", "--name", "Ada", "--owner", "ada", "--kind", "practice", cwd=instance
     )
     assert taken.returncode == 1 and "slug: this name is already used" in taken.stderr
+
+
+def test_deliveries_shows_the_queue_and_health_per_peer(instance: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from server.storage.delivery_models import Delivery, PeerHealth
+    from server.storage.engine import create_engine, session_factory
+
+    assert cercle("deliveries", cwd=instance).stdout.strip() == "No deliveries yet."
+    cercle("user", "create", "ada", "--email", "ada@corp.example", "--password", "x" * 12, cwd=instance)
+
+    async def fill() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{instance / 'var' / 'cercle.db'}")
+        now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+        async with session_factory(engine)() as session, session.begin():
+            for n, state in enumerate(("delivered", "delivered", "pending", "given_up")):
+                session.add(
+                    Delivery(
+                        destination="https://munich.example/inbox",
+                        peer_domain="munich.example",
+                        activity_uri=f"https://localhost/a/{n}",
+                        payload={},
+                        signer_actor_id=1,
+                        state=state,
+                        attempts=1,
+                        created_at=now,
+                    )
+                )
+            session.add(PeerHealth(domain="munich.example", consecutive_failures=3, delivered=2, failed=3))
+        await engine.dispose()
+
+    asyncio.run(fill())
+    lines = cercle("deliveries", cwd=instance).stdout.splitlines()
+    assert lines[0].startswith("peer\tpending\tdelivered")
+    assert lines[1] == "munich.example\t1\t2\t1\t0\t3 failures in a row"
