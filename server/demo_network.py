@@ -171,13 +171,12 @@ def federate(paris: Node, munich: Node, chicago: Node) -> list[str]:
 
     if until(lambda: member(munich, "jonas", "lean")):
         done.append("jonas@munich joined the open community lean@paris")
-    if until(
-        lambda: (
-            api(paris, "lea", "GET", "/api/v1/communities/projet-atlas/members?state=pending")
-            .json()
-            .get("items")
-        )
-    ):
+
+    def asked(handle: str) -> bool:
+        pending = api(paris, "lea", "GET", "/api/v1/communities/projet-atlas/members?state=pending").json()
+        return any(m["person"]["handle"] == handle for m in pending.get("items", []))
+
+    if until(lambda: asked(f"@anna@{munich.domain}")):
         api(paris, "lea", "POST", f"/api/v1/communities/projet-atlas/requests/anna@{munich.domain}/approve")
         if until(lambda: member(munich, "anna", "projet-atlas")):
             done.append("anna@munich asked to join the closed projet-atlas@paris and lea approved")
