@@ -13,7 +13,7 @@ one local author, communities `fan3`, `fan10` and `fan30`, and two remote member
 rows with active memberships, inserted directly: this measures delivery, not joining). Posts go through
 `server.services.posts.create_post`, so the deliveries are enqueued by the real outbox in the post's
 transaction. One `DeliveryWorker` with the real `DeliverySender` does the sending, in this process's
-event loop (what `cercle worker` runs, without the inbox and mail loops).
+event loop, on uvloop as `cercle worker` runs it (without the inbox and mail loops).
 
 Measured, in one run:
 
@@ -24,7 +24,8 @@ Measured, in one run:
 2. Deliveries per second from one worker: `--deliveries` deliveries (posts into `fan<--rate-n>`)
    enqueued first, then timed until the queue is empty; with the peers' `signature` set to "rfc9421"
    (Ed25519) and then "cavage" (RSA-2048), each with the receivers verifying signatures and not.
-3. The baseline, in the same run: a bare httpx client POSTing the same payloads, unsigned, to the same
+3. The baseline, in the same run: a bare client (httpx on the same aiohttp transport as the worker's)
+   POSTing the same payloads, unsigned, to the same
    receivers with the same concurrency (one request in flight per destination, like the worker's
    streams), no queue, no database.
 """
@@ -57,8 +58,9 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 
+from server.cli_support import run_loop  # noqa: E402
 from server.config import load_settings  # noqa: E402
-from server.context import Context, build_context  # noqa: E402
+from server.context import Context, build_context, outbound_transport  # noqa: E402
 from server.delivery.worker import DeliveryWorker, SendResult  # noqa: E402
 from server.federation.sender import DeliverySender  # noqa: E402
 from server.federation.state import Federation  # noqa: E402
@@ -440,7 +442,9 @@ async def baseline(rows: Sequence[tuple[str, dict[str, Any]]], receivers: Receiv
     for destination, payload in rows:
         streams[destination].append(payload)
     expected = receivers.count + len(rows)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as client:
+    async with httpx.AsyncClient(
+        timeout=httpx.Timeout(10.0, connect=5.0), transport=outbound_transport()
+    ) as client:
 
         async def one(destination: str, payloads: list[dict[str, Any]]) -> None:
             for payload in payloads:
@@ -453,7 +457,7 @@ async def baseline(rows: Sequence[tuple[str, dict[str, Any]]], receivers: Receiv
         await asyncio.gather(*(one(d, p[:1]) for d, p in streams.items()))  # connections warm
         meter = Meter(receivers.process.pid).start()
         await asyncio.gather(*(one(d, p) for d, p in streams.items()))
-        rate = meter.rate("bare httpx, unsigned, no queue", len(rows))
+        rate = meter.rate("bare client (same transport), unsigned, no queue", len(rows))
     await receivers.settle(expected + len(streams))
     return rate
 
@@ -708,12 +712,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cercle-fanout-") as tmp:
         workdir = Path(tmp)
         if args.db == "sqlite":
-            asyncio.run(run(args, f"sqlite+aiosqlite:///{workdir / 'cercle.db'}", workdir))
+            run_loop(run(args, f"sqlite+aiosqlite:///{workdir / 'cercle.db'}", workdir))
         else:
             from tests.pg import throwaway_database
 
             with throwaway_database("cercle_fanout") as url:
-                asyncio.run(run(args, url, workdir))
+                run_loop(run(args, url, workdir))
     print(f"  (whole run {time.monotonic() - started:.0f} s; pid {os.getpid()})")
 
 

@@ -38,6 +38,15 @@ def settings_of(ctx: click.Context) -> Settings:
     return settings
 
 
+def run_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run on uvloop where it is installed (a dependency on Linux and macOS), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
 def run_async(make: Callable[[Context], Coroutine[Any, Any, T]], settings: Settings) -> T:
     async def main() -> T:
         try:
@@ -51,4 +60,4 @@ def run_async(make: Callable[[Context], Coroutine[Any, Any, T]], settings: Setti
         finally:
             await context.close()
 
-    return asyncio.run(main())
+    return run_loop(main())

@@ -7,11 +7,12 @@ A worker claims due streams by taking a short lease on them (on PostgreSQL with
 the same stream), then sends each stream's pending rows one after another, oldest first:
 order is kept per destination, and streams run in parallel up to `parallel_streams`.
 
-Each answer is classified by the one table in `server.delivery.outcomes`. A delivered or
-refused row is finished in its own small transaction right after its answer, which also
-renews the lease (`delivery_lease_seconds`), so a killed worker loses at most the row in
-flight: another worker takes the stream when the lease runs out and sends that row again
-(receivers dedupe by activity id). A failed attempt stops the stream and schedules it again: after the
+Each answer is classified by the one table in `server.delivery.outcomes`. Answers that finish a
+row (delivered, or refused for good) are written in batches: one transaction per `batch_size`
+answers, or sooner once a third of the lease (`delivery_lease_seconds`) has passed, which also
+renews the lease. So a killed worker loses at most one batch of answers: another worker takes the
+stream when the lease runs out and sends those rows again, and receivers dedupe by activity id.
+A failed attempt stops the stream and schedules it again: after the
 peer's `Retry-After`, or after an exponential backoff with jitter. Failures also count
 against the peer: past `CIRCUIT_THRESHOLD` in a row the circuit opens and no stream to
 that peer is tried until it closes; a stream failing for longer than the configured
@@ -25,7 +26,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +62,7 @@ class DeliveryWorker:
         rng: random.Random | None = None,
         parallel_streams: int = 32,
         rows_per_stream: int = 100,
+        batch_size: int = 50,
         lease: timedelta | None = None,
         unreachable_after: timedelta | None = None,
         observe: Observer | None = None,
@@ -70,6 +72,7 @@ class DeliveryWorker:
         self.rng = rng or random.Random()
         self.parallel_streams = parallel_streams
         self.rows_per_stream = rows_per_stream
+        self.batch_size = batch_size
         self.lease = lease or timedelta(seconds=ctx.settings.delivery_lease_seconds)
         self.unreachable_after = unreachable_after or timedelta(
             hours=ctx.settings.peer_unreachable_after_hours
@@ -120,6 +123,7 @@ class DeliveryWorker:
                     first_failure_at=first_failure_at,
                 )
             return 0
+        answered = _Answered(started=now)
         attempts = 0
         next_attempt = now
         for row in rows:
@@ -130,22 +134,16 @@ class DeliveryWorker:
             if self.observe is not None:  # latency: from the moment the content was written
                 self.observe(domain, outcome.next.value, (now - row.created_at).total_seconds())
             if outcome.next in (Next.DELIVERED, Next.GIVE_UP):
-                async with self.ctx.transaction() as session:
-                    await store.finish_delivery(
-                        session,
-                        row.id,
-                        state="delivered" if outcome.next is Next.DELIVERED else "given_up",
-                        now=now,
-                        status=result.status,
-                        error=result.error,
-                    )
-                    await self._peer_answered(session, domain, now, outcome=outcome.next)
-                    await store.renew_lease(session, destination, now + self.lease)
+                answered.add(row.id, outcome.next is Next.DELIVERED, now, result)
                 failures, first_failure_at = 0, None
                 if outcome.next is Next.GIVE_UP:
                     logger.warning(
                         "delivery %s to %s refused with %s: given up", row.id, domain, result.status
                     )
+                if len(answered.rows) >= self.batch_size or now - answered.started >= self.lease / 3:
+                    async with self.ctx.transaction() as session:
+                        await self._record(session, destination, domain, answered, now)
+                    answered = _Answered(started=now)
                 continue
             failures += 1
             first_failure_at = first_failure_at or now
@@ -159,8 +157,10 @@ class DeliveryWorker:
                 next_attempt.isoformat(),
             )
             async with self.ctx.transaction() as session:
+                await self._record(session, destination, domain, answered, now)
+                answered = _Answered(started=now)
                 await store.record_failed_attempt(session, row.id, status=result.status, error=result.error)
-                await self._peer_answered(session, domain, now, outcome=outcome.next)
+                await self._peer_failed(session, domain, now)
                 if now - first_failure_at >= self.unreachable_after:
                     given_up = await store.give_up_stream(
                         session, destination, error=f"unreachable since {first_failure_at.isoformat()}"
@@ -171,6 +171,7 @@ class DeliveryWorker:
                     failures, first_failure_at = 0, None
             break
         async with self.ctx.transaction() as session:
+            await self._record(session, destination, domain, answered, now)
             await store.release_stream(
                 session,
                 destination,
@@ -180,22 +181,27 @@ class DeliveryWorker:
             )
         return attempts
 
+    async def _record(
+        self, session: AsyncSession, destination: str, domain: str, answered: _Answered, now: datetime
+    ) -> None:
+        """Write the answers gathered so far in one go; this also renews the stream's lease."""
+        if not answered.rows:
+            return
+        await store.finish_deliveries(session, destination, answered.rows, lease_until=now + self.lease)
+        health = await store.get_peer_health(session, domain)
+        health.consecutive_failures, health.circuit_open_until = 0, None
+        health.first_failure_at, health.unreachable_since, health.last_success_at = None, None, now
+        health.delivered += sum(item.delivered for item in answered.rows)
+
     async def _send(self, row: Delivery) -> SendResult:
         try:
             return await self.send(row)
         except Exception as exc:  # any failure to get an answer is a network failure for the table
             return SendResult(status=None, error=f"{type(exc).__name__}: {exc}"[:500])
 
-    async def _peer_answered(
-        self, session: AsyncSession, domain: str, now: datetime, *, outcome: Next
-    ) -> None:
-        """Feed the peer's health: any answer but a failure closes the circuit."""
+    async def _peer_failed(self, session: AsyncSession, domain: str, now: datetime) -> None:
+        """Count a failure against the peer; past `CIRCUIT_THRESHOLD` in a row, open its circuit."""
         health = await store.get_peer_health(session, domain)
-        if outcome in (Next.DELIVERED, Next.GIVE_UP):
-            health.consecutive_failures, health.circuit_open_until = 0, None
-            health.first_failure_at, health.unreachable_since, health.last_success_at = None, None, now
-            health.delivered += outcome is Next.DELIVERED
-            return
         health.consecutive_failures += 1
         health.failed += 1
         health.first_failure_at = health.first_failure_at or now
@@ -203,3 +209,14 @@ class DeliveryWorker:
             health.circuit_open_until = now + backoff(
                 health.consecutive_failures - CIRCUIT_THRESHOLD + 1, self.rng
             )
+
+
+@dataclass
+class _Answered:
+    """Answers not yet written: the worker records them in batches, not one transaction each."""
+
+    started: datetime
+    rows: list[store.Finished] = field(default_factory=list)
+
+    def add(self, delivery_id: int, delivered: bool, at: datetime, result: SendResult) -> None:
+        self.rows.append(store.Finished(delivery_id, delivered, at, result.status, result.error))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ScalarSelect, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,21 +31,18 @@ async def _count_into_streams(session: AsyncSession, now: datetime, rows: Sequen
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     for destination, count in per_stream.items():
-        await session.execute(
-            insert(DeliveryStream)
-            .values(
-                destination=destination,
-                peer_domain=domains[destination],
-                next_attempt_at=now,
-                failures=0,
-                pending=0,
-            )
-            .on_conflict_do_nothing(index_elements=["destination"])
+        statement = insert(DeliveryStream).values(
+            destination=destination,
+            peer_domain=domains[destination],
+            next_attempt_at=now,
+            failures=0,
+            pending=count,
         )
         await session.execute(
-            update(DeliveryStream)
-            .where(DeliveryStream.destination == destination)
-            .values(pending=DeliveryStream.pending + count)
+            statement.on_conflict_do_update(
+                index_elements=["destination"],
+                set_={"pending": DeliveryStream.pending + statement.excluded.pending},
+            )
         )
     await session.flush()
 
@@ -104,27 +103,66 @@ async def pending_deliveries(session: AsyncSession, destination: str, *, limit: 
     return (await session.execute(query)).scalars().all()
 
 
-async def finish_delivery(
-    session: AsyncSession,
-    delivery_id: int,
-    *,
-    state: str,
-    now: datetime,
-    status: int | None,
-    error: str | None,
+@dataclass(frozen=True)
+class Finished:
+    """A delivery the peer answered for good: delivered (2xx) or given up (a refusal)."""
+
+    delivery_id: int
+    delivered: bool
+    at: datetime
+    status: int | None
+    error: str | None
+
+
+_DELIVERIES = cast(Table, Delivery.__table__)
+_FINISH = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("row_id"), _DELIVERIES.c.state == "pending")
+    .values(
+        state=bindparam("new_state"),
+        last_status=bindparam("status"),
+        last_error=bindparam("error"),
+        delivered_at=bindparam("at"),
+        attempts=_DELIVERIES.c.attempts + 1,
+    )
+)
+
+
+async def finish_deliveries(
+    session: AsyncSession, destination: str, finished: Sequence[Finished], *, lease_until: datetime
 ) -> None:
-    """Mark a delivery delivered or given up, and count it off its stream."""
-    row = await session.get(Delivery, delivery_id)
-    if row is None or row.state != "pending":
-        return
-    row.state, row.last_status, row.last_error = state, status, error
-    row.attempts += 1
-    if state == "delivered":
-        row.delivered_at = now
+    """Record a batch of answers in one statement, recount the stream, and renew its lease.
+
+    A row is only finished while still pending (a worker whose lease ran out may answer late);
+    the stream's `pending` count is taken again from the rows, so it can never drift.
+    """
+    if finished:
+        await session.execute(
+            _FINISH,
+            [
+                {
+                    "row_id": item.delivery_id,
+                    "new_state": "delivered" if item.delivered else "given_up",
+                    "status": item.status,
+                    "error": item.error,
+                    "at": item.at if item.delivered else None,
+                }
+                for item in finished
+            ],
+        )
     await session.execute(
         update(DeliveryStream)
-        .where(DeliveryStream.destination == row.destination)
-        .values(pending=DeliveryStream.pending - 1)
+        .where(DeliveryStream.destination == destination)
+        .values(pending=_pending_count(destination), leased_until=lease_until)
+    )
+
+
+def _pending_count(destination: str) -> ScalarSelect[int]:
+    return (
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.destination == destination, Delivery.state == "pending")
+        .scalar_subquery()
     )
 
 
@@ -147,13 +185,6 @@ async def give_up_stream(session: AsyncSession, destination: str, *, error: str)
         update(DeliveryStream).where(DeliveryStream.destination == destination).values(pending=0)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def renew_lease(session: AsyncSession, destination: str, until: datetime) -> None:
-    """A worker still working a stream keeps it: the lease only has to outlast one delivery."""
-    await session.execute(
-        update(DeliveryStream).where(DeliveryStream.destination == destination).values(leased_until=until)
-    )
 
 
 async def release_stream(

@@ -208,3 +208,36 @@ async def test_two_workers_on_postgresql_never_send_a_delivery_twice(pg_url: str
         assert set(seen.values()) == {1}
     finally:
         await ctx.close()
+
+
+async def test_answers_are_written_in_batches_and_an_unwritten_batch_is_sent_again(
+    ctx: Context, clock: FakeClock
+) -> None:
+    """A worker that dies mid-stream loses only the answers of the batch it had not written yet."""
+    me = await signer(ctx)
+    uris = await enqueue(ctx, me, "https://munich.example/inbox", 25, "k")
+    peer = Peer(clock)
+
+    async def dies_at_the_twelfth(row: Delivery) -> SendResult:
+        if len(peer.attempts) == 11:
+            raise asyncio.CancelledError  # what a killed process looks like from inside
+        return await peer(row)
+
+    worker = DeliveryWorker(ctx, dies_at_the_twelfth, rng=random.Random(1), batch_size=5)
+    try:
+        await worker.run_once()
+    except asyncio.CancelledError:
+        pass
+    async with ctx.sessions() as session:
+        states = [d.state for d in (await session.execute(select(Delivery).order_by(Delivery.id))).scalars()]
+        stream = await session.get(DeliveryStream, "https://munich.example/inbox")
+    assert states == ["delivered"] * 10 + ["pending"] * 15  # two batches of 5 written, the 11th lost
+    assert stream is not None and stream.pending == 15 and stream.leased_until is not None
+
+    clock.advance(timedelta(seconds=ctx.settings.delivery_lease_seconds + 1))  # the lease runs out
+    assert await DeliveryWorker(ctx, peer, rng=random.Random(1), batch_size=5).run_once() == 15
+    assert peer.received["https://munich.example/inbox"] == uris[:11] + uris[10:]  # the 11th twice
+    async with ctx.sessions() as session:
+        assert await store.pending_count(session) == 0
+        health = await session.get(PeerHealth, "munich.example")
+    assert health is not None and health.delivered == 25
