@@ -10,6 +10,7 @@ from sqlalchemy import event
 from server.clock import FakeClock
 from server.context import Context
 from server.services import communities, feeds, follows, posts
+from server.storage.social import Post
 from tests.social.helpers import community, person
 
 
@@ -113,3 +114,34 @@ async def test_a_feed_page_costs_the_same_number_of_queries_for_5_or_50_posts(
     small, large = await measure(5), await measure(50)
     assert small == large
     assert large <= 20, statements
+
+
+async def test_deleted_and_held_posts_leave_no_gap_in_a_page(ctx: Context, clock: FakeClock) -> None:
+    """Shares are read from the feed index first and filtered after: a page is still full and in order."""
+    ada, bob = await person(ctx, "ada"), await person(ctx, "bob")
+    await community(ctx, ada, "one")
+    await community(ctx, ada, "two")
+    async with ctx.transaction() as session:
+        await communities.join(session, ctx, clock.now(), bob, "one")
+        await communities.join(session, ctx, clock.now(), bob, "two")
+    ids = []
+    for i in range(30):
+        clock.advance(timedelta(seconds=1))
+        async with ctx.transaction() as session:
+            post = await posts.create_post(
+                session, ctx, clock.now(), ada, body=f"post {i}", communities=["one", "two"][: 1 + i % 2]
+            )
+            ids.append(post.id)
+    async with ctx.transaction() as session:
+        for post_id in ids[12:]:  # the 18 newest go: more than a first batch of shares
+            await posts.delete_post(session, ctx, clock.now(), ada, post_id)
+        held = await session.get(Post, ids[11])
+        assert held is not None
+        held.held = True
+    async with ctx.sessions() as session:
+        first = await feeds.home_feed(session, bob, limit=4)
+        second = await feeds.home_feed(session, bob, limit=4, cursor=first.next_cursor)
+        own = await feeds.home_feed(session, ada, limit=4)
+    assert [v.post.source for v in first.items] == ["post 10", "post 9", "post 8", "post 7"]
+    assert [v.post.source for v in second.items] == ["post 6", "post 5", "post 4", "post 3"]
+    assert [v.post.source for v in own.items] == ["post 11", "post 10", "post 9", "post 8"]  # author sees held
