@@ -144,4 +144,5 @@ async def test_deleted_and_held_posts_leave_no_gap_in_a_page(ctx: Context, clock
         own = await feeds.home_feed(session, ada, limit=4)
     assert [v.post.source for v in first.items] == ["post 10", "post 9", "post 8", "post 7"]
     assert [v.post.source for v in second.items] == ["post 6", "post 5", "post 4", "post 3"]
-    assert [v.post.source for v in own.items] == ["post 11", "post 10", "post 9", "post 8"]  # author sees held
+    # the author sees their own held post
+    assert [v.post.source for v in own.items] == ["post 11", "post 10", "post 9", "post 8"]
