@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from server.api import analytics, communities, media, openapi, posts, profiles, search, v1
 from server.api import charter as charter_api
+from server.api import moderation as moderation_api
 from server.clock import Clock
 from server.config import Settings, load_settings
 from server.context import Context, build_context
@@ -74,6 +75,7 @@ def create_app(
             *charter_api.routes,
             *search.routes,
             *analytics.routes,
+            *moderation_api.routes,
             *mail_routes.routes,
         ],
         middleware=[

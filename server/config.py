@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     signature_max_skew_seconds: int = Field(default=300, ge=1)
     fetch_max_bytes: int = Field(default=1_048_576, ge=1024)
     fetch_timeout_seconds: float = Field(default=10.0, gt=0)
+    remote_media_max_bytes: int = Field(default=52_428_800, ge=1024)  # an attachment fetched from a peer
+    backfill_threads: int = Field(default=20, ge=0, le=200)  # 0: a joining instance fetches no history
+    backfill_thread_items: int = Field(default=200, ge=1, le=2000)
     mail_full_text_for_private: bool = False
     # Single sign-on, provisioning and logs (server/identity/, server/logging_setup.py).
     oidc_discovery_url: str | None = None

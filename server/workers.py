@@ -1,4 +1,5 @@
-"""Background work in one place: inbound activity processing, mail, and (with federation) deliveries.
+"""Background work in one place: inbound activity processing, mail, and (with federation) deliveries
+and the backfill of communities newly joined.
 
 `cercle run` starts these inside the web process by default (`run_workers_in_process`), so one
 command serves a small instance; `cercle worker` runs the same work in a process of its own.
@@ -12,6 +13,7 @@ import logging
 
 from server.context import Context
 from server.delivery.worker import DeliveryWorker
+from server.federation import backfill
 from server.federation.sender import DeliverySender
 from server.federation.state import Federation
 from server.mail import worker as mail_worker
@@ -23,6 +25,7 @@ MAIL_INTERVAL_SECONDS = 5.0
 INBOX_POLL_SECONDS = 1.0
 RETRY_POLL_SECONDS = 30.0
 DELIVERY_IDLE_SECONDS = 0.1  # how soon new deliveries leave: one small query per tick while idle
+BACKFILL_POLL_SECONDS = 5.0  # how soon a newly joined community's history is fetched
 
 
 class Background:
@@ -65,6 +68,7 @@ class Background:
         # receives itself, only picks up what failed (a passing error) or was left behind, now and then.
         interval = INBOX_POLL_SECONDS if self.poll_inbox else RETRY_POLL_SECONDS
         self._tasks.append(asyncio.create_task(self._poll_inbox(interval), name="cercle-inbox-poll"))
+        self._tasks.append(asyncio.create_task(self._backfills(), name="cercle-backfill"))
         logger.info("background work started: inbox processing, deliveries, mail")
 
     async def _poll_inbox(self, interval: float) -> None:
@@ -86,6 +90,16 @@ class Background:
                 logger.exception("polling the inbox failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=interval)
+
+    async def _backfills(self) -> None:
+        """Fetch the history of communities newly joined (`server.federation.backfill`)."""
+        while not self._stopping.is_set():
+            try:
+                await backfill.run_due(self.federation)
+            except Exception:  # a database hiccup must not end the loop
+                logger.exception("running backfills failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=BACKFILL_POLL_SECONDS)
 
     async def stop(self) -> None:
         if self._stop is not None and not self._stop.done():

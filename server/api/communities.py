@@ -11,9 +11,9 @@ from server.api.serializers import community_json, membership_json, page_json, p
 from server.api.v1 import json_object
 from server.context import Context
 from server.errors import NotFound, ValidationFailed
-from server.federation import following
+from server.federation import following, people
 from server.federation.state import federation_of
-from server.services import communities, feeds, posts
+from server.services import communities, feeds, moderation, posts
 from server.storage import communities as community_store
 from server.web.auth import require_user
 
@@ -145,13 +145,17 @@ async def members(request: Request) -> Response:
 async def invite(request: Request) -> Response:
     ctx, user = _ctx(request), await require_user(request)
     data = await json_object(request)
+    username = json_str(data, "username", max_length=300)
+    if people.is_remote_handle(ctx.settings.domain, username):
+        await people.invite_person(federation_of(request), user, request.path_params["slug"], username)
+        return JSONResponse({"state": "invited"}, status_code=201)
     async with ctx.transaction() as session:
         await communities.invite(
             session,
             ctx.clock.now(),
             user,
             request.path_params["slug"],
-            json_str(data, "username", max_length=100),
+            username,
         )
     return JSONResponse({"state": "invited"}, status_code=201)
 
@@ -186,11 +190,11 @@ async def moderate_member(request: Request) -> Response:
     async with ctx.transaction() as session:
         if what == "role":
             data = await json_object(request)
-            membership = await communities.set_role(
-                session, ctx.clock.now(), user, slug, username, json_str(data, "role", max_length=50)
+            membership = await moderation.set_role(
+                session, ctx, ctx.clock.now(), user, slug, username, json_str(data, "role", max_length=50)
             )
             return JSONResponse({"role": membership.role, "state": membership.state})
-        await communities.remove_member(session, ctx.clock.now(), user, slug, username, ban=what == "ban")
+        await moderation.remove_member(session, ctx, ctx.clock.now(), user, slug, username, ban=what == "ban")
     return Response(status_code=204)
 
 

@@ -9,6 +9,8 @@ from starlette.routing import BaseRoute, Route
 
 from server.context import Context
 from server.errors import ValidationFailed
+from server.federation import activities
+from server.federation.authentication import has_signature
 from server.services import media, profiles
 from server.web.auth import current_user, require_user
 
@@ -55,6 +57,9 @@ async def metadata(request: Request) -> Response:
 async def _serve(request: Request, *, thumbnail: bool) -> Response:
     ctx: Context = request.app.state.ctx
     viewer = await current_user(request)
+    if viewer is None and has_signature(request.headers):
+        attachment_id = request.path_params["attachment_id"]
+        return await activities.file_for_peer(request, attachment_id, thumbnail=thumbnail)
     async with ctx.sessions() as session:
         served = await media.file_to_serve(
             session, ctx.settings, viewer, request.path_params["attachment_id"], thumbnail=thumbnail

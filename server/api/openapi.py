@@ -127,6 +127,27 @@ SCHEMAS: dict[str, Any] = {
         attachment_ids={"type": "array", "items": INT},
     ),
     "Page": _obj(["items"], items={"type": "array", "items": _ref("Post")}, next_cursor=NSTR),
+    "NewReport": _obj(
+        ["category"],
+        category={"enum": ["spam", "harassment", "confidential", "charter", "off_topic", "other"]},
+        comment=STR,
+        community=STR,
+    ),
+    "Report": _obj(
+        ["id", "community", "post_id", "category", "state"],
+        id=INT,
+        uri=STR,
+        community=STR,
+        post_id=INT,
+        category=STR,
+        comment=STR,
+        state={"enum": ["open", "dismissed", "removed", "forwarded"]},
+        reporter={"oneOf": [{"type": "null"}, _ref("Actor")]},
+        origin=NSTR,
+        created_at=TIME,
+        resolved_at=NSTR,
+        post=_ref("Post"),
+    ),
     "Notification": _obj(
         ["id", "kind"],
         id=INT,
@@ -212,7 +233,9 @@ PATHS: dict[str, dict[str, Any]] = {
             query=("state", "after"),
         )
     },
-    "/api/v1/communities/{slug}/invitations": {"post": _op("Invite a person", ok=201, body="object")},
+    "/api/v1/communities/{slug}/invitations": {
+        "post": _op("Invite a person (a user name, or name@instance elsewhere)", ok=201, body="object")
+    },
     "/api/v1/communities/{slug}/requests/{username}/{decision}": {
         "post": _op("Approve or deny a request to join (decision: approve|deny)")
     },
@@ -253,7 +276,10 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/people/{username}/posts": {
         "get": _op("A person's posts", returns=_ref("Page"), query=("cursor", "limit"))
     },
-    "/api/v1/people/{username}/follow": {"put": _op("Follow", ok=204), "delete": _op("Unfollow", ok=204)},
+    "/api/v1/people/{username}/follow": {
+        "put": _op("Follow (a user name, or name@instance elsewhere)", ok=204),
+        "delete": _op("Unfollow", ok=204),
+    },
     "/api/v1/notifications": {
         "get": _op("My notifications", returns=_list("Notification"), query=("before", "limit", "unread"))
     },
@@ -273,6 +299,27 @@ PATHS: dict[str, dict[str, Any]] = {
             "People directory: who knows about X",
             returns={"type": "object"},
             query=("q", "expertise", "interest", "language", "department", "site", "cursor", "limit"),
+        )
+    },
+    "/api/v1/mentions": {
+        "get": _op(
+            "Whom '@q' may mean: people whose user name or name starts with q (q may be 'name@instance'), "
+            "among those I may see; for autocompletion",
+            returns=_obj(
+                ["items"],
+                items={
+                    "type": "array",
+                    "items": _obj(
+                        ["username", "domain", "local", "display_name", "handle"],
+                        username=STR,
+                        domain=STR,
+                        local=BOOL,
+                        display_name=STR,
+                        handle=STR,
+                    ),
+                },
+            ),
+            query=("q", "limit"),
         )
     },
     "/api/v1/people/{username}": {
@@ -338,6 +385,39 @@ PATHS: dict[str, dict[str, Any]] = {
             query=("format", "weeks", "series"),
         )
     },
+    "/api/v1/posts/{post_id}/reports": {
+        "post": _op(
+            "Report a post or comment to its community's moderators (category: spam, harassment, "
+            "confidential, charter, off_topic, other; optional comment and community)",
+            ok=201,
+            body="NewReport",
+            returns=_list("Report"),
+        )
+    },
+    "/api/v1/communities/{slug}/moderation": {
+        "get": _op(
+            "The moderation queue (moderators): open reports with their post, and posts held by the charter",
+            returns=_obj(
+                ["reports", "held"],
+                community=STR,
+                reports={"type": "array", "items": _ref("Report")},
+                held={"type": "array", "items": _ref("Post")},
+            ),
+        )
+    },
+    "/api/v1/communities/{slug}/reports/{report_id}/{decision}": {
+        "post": _op(
+            "Decide on a report (moderators; decision: dismiss|remove — remove deletes the post)",
+            returns=_ref("Report"),
+        )
+    },
+    "/api/v1/communities/{slug}/held/{post_id}/{decision}": {
+        "post": _op("Approve or reject a post held by the charter (moderators)", returns=_ref("Post"))
+    },
+    "/api/v1/communities/{slug}/bans": {
+        "get": _op("Banned people (moderators)", returns=_list("Membership"))
+    },
+    "/api/v1/communities/{slug}/bans/{username}": {"delete": _op("Lift a ban (moderators)", ok=204)},
     "/api/v1/analytics": {
         "get": _op(
             "Adoption figures of the instance (administrators); format=json|csv|svg",

@@ -19,7 +19,9 @@ from server.api.params import (
 from server.api.serializers import actor_json, notification_json, page_json, post_json, revision_json
 from server.api.v1 import json_object
 from server.context import Context
-from server.services import feeds, follows, posts
+from server.federation import people
+from server.federation.state import federation_of
+from server.services import feeds, follows, posts, remote_votes
 from server.storage import communities as community_store
 from server.storage import delivery as delivery_store
 from server.storage import notifications as notification_store
@@ -152,8 +154,8 @@ async def vote(request: Request) -> Response:
     ctx, user = _ctx(request), await require_user(request)
     data = await json_object(request)
     async with ctx.transaction() as session:
-        await posts.vote(
-            session, ctx.clock.now(), user, int(request.path_params["post_id"]), json_int(data, "option")
+        await remote_votes.vote(
+            session, ctx, ctx.clock.now(), user, int(request.path_params["post_id"]), json_int(data, "option")
         )
     return Response(status_code=204)
 
@@ -187,6 +189,10 @@ async def person_posts(request: Request) -> Response:
 
 async def follow(request: Request) -> Response:
     ctx, user = _ctx(request), await require_user(request)
+    if people.is_remote_handle(ctx.settings.domain, request.path_params["username"]):
+        fed, on = federation_of(request), request.method == "PUT"
+        await people.follow_person(fed, user, request.path_params["username"], on=on)
+        return Response(status_code=204)
     async with ctx.transaction() as session:
         await follows.follow(
             session, ctx.clock.now(), user, request.path_params["username"], on=request.method == "PUT"

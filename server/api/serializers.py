@@ -80,7 +80,8 @@ def post_json(view: PostView) -> dict[str, Any]:
                 "filename": a.filename,
                 "size": a.size,
                 "description": a.description,
-                "url": a.remote_url or f"/media/{a.id}/{a.filename}",
+                "url": f"/media/{a.id}/{a.filename}" if a.path else a.remote_url,
+                "available": a.path is not None,  # False: a file from a peer that could not be fetched
             }
             for a in view.attachments
         ],

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from server.api import mentions
 from server.context import Context
 from server.errors import ValidationFailed
 from server.services import accounts
@@ -96,4 +97,5 @@ routes = [
     Route("/api/v1/me", me),
     Route("/api/v1/tokens", tokens, methods=["GET", "POST"]),
     Route("/api/v1/tokens/{token_id:int}", revoke_token, methods=["DELETE"]),
+    *mentions.routes,
 ]

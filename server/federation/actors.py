@@ -29,11 +29,12 @@ from server.federation.negotiation import (
     problem_response,
     wants_document,
 )
+from server.federation.redaction import profile_for
 from server.federation.state import Federation, federation_of
 from server.services.actors import GROUP, PERSON, ensure_actor_keys, get_or_create_instance_actor
-from server.services.profiles import profile_view
 from server.storage import federation as store
-from server.storage.social import Actor, ActorKey, Community, Profile
+from server.storage import reach as reach_store
+from server.storage.social import Actor, ActorKey, Community
 
 NOT_FOUND = ("not-found", "no such actor")
 
@@ -64,8 +65,8 @@ async def _authorize(
     if community is not None and community.visibility == "secret":
         if who is None:
             return _not_found()
-        async with fed.ctx.sessions() as session:
-            if not await store.domain_has_member(session, community.id, who.domain):
+        async with fed.ctx.sessions() as session:  # an invited person's instance reads the invitation's Group
+            if not await reach_store.domain_is_member_or_invited(session, community.id, who.domain):
                 return _not_found()
     return who
 
@@ -113,19 +114,8 @@ FIELD_LABELS = {
 
 async def _network_profile(fed: Federation, actor: Actor) -> tuple[str, list[tuple[str, str]]]:
     """Summary and `PropertyValue` fields: only what the person shows to the network."""
-    async with fed.ctx.sessions() as session:
-        profile = await session.get(Profile, actor.id)
-    if profile is None:
-        return actor.summary, []
-    view = profile_view(profile, actor, "network")
-    fields: list[tuple[str, str]] = []
-    for name, label in FIELD_LABELS.items():
-        value = view.get(name)
-        text = ", ".join(value) if isinstance(value, list) else value
-        if isinstance(text, str) and text:
-            fields.append((label, text))
-    fields += [(key.title(), str(value)) for key, value in view.get("contact", {}).items() if value]
-    return str(view.get("bio_html") or actor.summary), fields
+    served = await profile_for(fed, actor, None, FIELD_LABELS)
+    return served.summary, served.fields
 
 
 async def person(request: Request) -> Response:
@@ -134,12 +124,14 @@ async def person(request: Request) -> Response:
     if found is None:
         return _not_found()
     actor, _ = found
-    summary, fields = await _network_profile(fed, actor)
     if not wants_document(request.headers.get("accept")):
+        _, fields = await _network_profile(fed, actor)
         return _page(request, actor, actor.summary, fields)
     who = await _authorize(fed, request, None)
     if isinstance(who, Response):
         return who
+    served = await profile_for(fed, actor, who, FIELD_LABELS)  # the charter's egress for this peer
+    summary, fields = served.summary, served.fields
     rsa_pem, multibase = await _key_material(fed, actor)
     document = person_actor(
         id=actor.uri,
@@ -198,6 +190,7 @@ async def group(request: Request) -> Response:
         url=actor.url,
         manually_approves_followers=_approves(actor, community),
     )
+    document["discoverable"] = community is None or community.visibility != "secret"
     return activity_response(document)
 
 

@@ -33,6 +33,7 @@ from server.services.rendering import extract_hashtags
 from server.storage import communities as community_store
 from server.storage import federation as federation_store
 from server.storage import federation_graph as graph
+from server.storage import moderation as moderation_store
 from server.storage import posts as post_store
 from server.storage.social import Actor, Community, Membership, Post, Reaction
 
@@ -228,8 +229,9 @@ def _published(value: Any, fallback: datetime) -> datetime:
 
 
 async def handle_create(
-    fed: Federation, activity: dict[str, Any], depth: int, via: str | None = None
+    fed: Federation, activity: dict[str, Any], depth: int, via: str | None = None, *, quiet: bool = False
 ) -> Outcome:
+    """`quiet` (backfill of a community's history): stored without notifying anyone or announcing it."""
     note = activity.get("object")
     author_uri = id_of(activity.get("actor"))
     if not isinstance(note, dict) or note.get("type") not in ("Note", "Question", "Article", "Page"):
@@ -330,6 +332,7 @@ async def handle_create(
         await indexing.index_post(session, post)
         if parent is not None:
             await post_store.bump_counter(session, post.root_id or parent.id, "comment_count", 1)
+        if parent is not None and not quiet:
             await notifications.notify(
                 session,
                 now,
@@ -338,7 +341,7 @@ async def handle_create(
                 by_actor_id=author.id,
                 post_id=post.id,
             )
-        if post.held:
+        if post.held or quiet:
             return
         for community, _group in accepted:
             if community.local:
@@ -392,8 +395,12 @@ async def _may_change(
         actor = await federation_store.get_actor_by_uri(session, actor_uri)
         if author is not None and author.uri == actor_uri:
             return True
-        if via is not None and any(group.uri == via and not community.local for community, group in places):
-            return same_origin(actor_uri, via)
+        hosts = [community for community, group in places if group.uri == via and not community.local]
+        if hosts:  # announced by the Group: its own people, or a moderator it named with Add
+            return same_origin(actor_uri, via or "") or (
+                actor is not None
+                and await moderation_store.is_group_moderator(session, hosts[0].id, actor.id)
+            )
         for community, _ in places:
             if community.local and actor is not None:
                 membership = await community_store.get_membership(session, community.id, actor.id)

@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from server.activitypub.vocabulary import id_of, same_origin
-from server.federation import handlers
+from server.federation import backfill, handlers, invitations, reach, references
+from server.federation import moderation as moderation_handlers
 from server.federation.outcome import Outcome
 from server.federation.remote import ACTOR_TYPES
 from server.federation.sanitize import sanitize_object
@@ -50,7 +51,7 @@ async def handle_update(
     """``Update`` of the sending actor refreshes our copy (from the embedded document, else by a fetch)."""
     actor, obj = id_of(activity.get("actor")), activity.get("object")
     if actor is None or id_of(obj) != actor:
-        return await handlers.note_update(fed, activity, via)
+        return await reach.note_update(fed, activity, via)
     if isinstance(obj, dict) and obj.get("type") in ACTOR_TYPES:
         stored = await fed.actors.store_actor(obj, actor)
     else:
@@ -90,6 +91,11 @@ async def handle_announce(
         if fetched.document.get("id") != inner_id:
             return Outcome(f"refused: {inner_id} answered with another id")
         trusted = sanitize_object(fetched.document)
+    if type_of(trusted) in references.POST_TYPES:  # a post announced on its own, or by reference
+        as_activity = await references.as_activity(fed, trusted)
+        if as_activity is None:
+            return Outcome(f"refused: announced {inner_id} is not attributed to an actor of its origin")
+        trusted = as_activity
     inner_actor = id_of(trusted.get("actor"))
     if inner_actor is not None and not same_origin(inner_actor, inner_id):
         return Outcome(f"refused: announced {inner_id} has an actor of another origin")
@@ -102,13 +108,20 @@ HANDLERS: dict[str, Handler] = {
     "Update": handle_update,
     "Delete": handle_delete,
     "Announce": handle_announce,
-    "Follow": handlers.handle_follow,
-    "Accept": handlers.handle_accept,
-    "Reject": handlers.handle_reject,
-    "Undo": handlers.handle_undo,
-    "Create": handlers.handle_create,
+    "Follow": reach.follows_of_people(handlers.handle_follow),
+    "Accept": reach.answers_to_people(backfill.requesting_backfill(handlers.handle_accept), accepted=True),
+    "Reject": reach.answers_to_people(handlers.handle_reject, accepted=False),
+    # Undo(Block) in moderation, any other Undo to handlers
+    "Undo": reach.undos_of_people(moderation_handlers.handle_undo),
+    # a post named by id is fetched first
+    "Create": reach.creates_with_reach(references.dereferencing(handlers.handle_create)),
     "Like": handlers.handle_like,
     "EmojiReact": handlers.handle_like,
+    "Flag": moderation_handlers.handle_flag,
+    "Add": moderation_handlers.handle_add,
+    "Remove": moderation_handlers.handle_remove,
+    "Block": moderation_handlers.handle_block,
+    "Invite": invitations.handle_invite,
 }
 
 

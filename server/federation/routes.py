@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from server.federation import actors, discovery, objects
+from server.federation import activities, actors, collections, discovery, objects
 from server.federation.inbox import inbox
 from server.federation.negotiation import DocumentRoute
 
@@ -32,11 +32,13 @@ routes: list[BaseRoute] = [
     Route("/users/{name}/following", actors.following),
     DocumentRoute("/c/{slug}", actors.group),
     DocumentRoute("/posts/{post_id:int}", objects.post_object),
+    Route("/posts/{post_id:int}/context", collections.thread_context),
     Route("/c/{slug}/inbox", inbox, methods=["POST"]),
-    Route("/c/{slug}/outbox", actors.outbox),
+    Route("/c/{slug}/outbox", collections.group_outbox),
     Route("/c/{slug}/followers", actors.followers),
     Route("/c/{slug}/following", actors.following),
     Route("/c/{slug}/moderators", actors.moderators),
     Route("/actor", actors.instance_actor),
     Route("/users/{name}", actors.person),
+    *activities.routes,
 ]

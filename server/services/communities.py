@@ -212,7 +212,9 @@ async def join(session: AsyncSession, ctx: Context, now: datetime, user: User, s
             )
         charter.raise_if_refused(decision, user.language or ctx.settings.default_language, ctx.charter)
     if membership is not None:  # an invitation
-        membership.state, membership.updated_at = "active", now
+        membership.state, membership.updated_at = "active" if community.local else "pending", now
+        if not community.local:  # the host admits the person because of its invitation
+            await _follow_remote(session, ctx, now, community, membership, user)
         return membership
     state = "active" if community.visibility == "open" and community.local else "pending"
     membership = await store.add_membership(
@@ -252,6 +254,7 @@ async def leave(session: AsyncSession, ctx: Context, now: datetime, user: User, 
     if not found.community.local and membership.activity_uri:
         person, group = await _actors(session, membership.actor_id, found.community.actor_id)
         follow = outbox.follow_activity(person, group, membership.id)
+        follow["id"] = membership.activity_uri  # the Follow the host knows
         undo = outbox.wrap("Undo", person.uri, follow, to=[group.uri], cc=[], audience=None)
         await outbox.send_to_actor(session, ctx, now, group, undo, signer=person, person=user)
     await store.remove_membership(session, membership)

@@ -88,6 +88,9 @@ async def hydrate(
     mine = await store.reactions_by(session, actor_id_of(viewer), list(posts))
     polls = [p.id for p in posts.values() if p.kind == "poll"]
     poll_counts = await store.poll_results(session, polls)
+    for poll in (posts[pid] for pid in polls):
+        if not poll.local and poll.poll_tallies is not None:  # its host's counts
+            poll_counts[poll.id] = dict(enumerate(poll.poll_tallies))
     my_votes = await store.votes_by(session, actor_id_of(viewer), polls)
     views: dict[int, PostView] = {
         pid: PostView(

@@ -14,7 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.storage import notifications as store
 from server.storage.social import Notification
 
-KINDS = ("mention", "reply", "reaction", "join_request", "join_decision", "invitation", "role_change")
+KINDS = (
+    "mention",
+    "reply",
+    "reaction",
+    "join_request",
+    "join_decision",
+    "invitation",
+    "role_change",
+    "report",
+    "banned",
+)
 
 
 async def notify(

@@ -19,6 +19,7 @@ consent (rows in state `awaiting_consent`, released by `consent_given`).
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,13 +28,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.activitypub.vocabulary import AS_CONTEXT, AS_PUBLIC
+from server.activitypub.polls import with_tallies
+from server.activitypub.redaction import media_metadata_of, without_media_metadata
+from server.activitypub.vocabulary import AS_CONTEXT, AS_PUBLIC, id_of
 from server.context import Context
 from server.policy import ContentFacts, EgressFacts, evaluate_egress
 from server.services import charter as charter_service
 from server.storage import delivery as delivery_store
 from server.storage import federation_graph as graph
 from server.storage import posts as post_store
+from server.storage import reach as reach_store
 from server.storage.delivery_models import Delivery
 from server.storage.models import User
 from server.storage.social import Actor, Attachment, Community, Post
@@ -45,6 +49,15 @@ SENDABLE = ("allow", "label", "redact")
 class Route:
     destination: str
     peer_domain: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the charter lets leave for one destination: send | redact | reference | consent | deny."""
+
+    action: str
+    article: str | None
+    redacted: tuple[str, ...] = ()
 
 
 def activity_id(actor_uri: str, kind: str) -> str:
@@ -102,6 +115,21 @@ def note_document(
     return document
 
 
+def referenced_id(activity: dict[str, Any]) -> Any:
+    """What a reference-only delivery names: the post itself for a Create or Update of one (the receiver
+    fetches it from its origin, with a live access check), else the activity."""
+    shortened = by_reference(activity)
+    return shortened["object"] if shortened is not None else activity.get("id")
+
+
+def by_reference(activity: dict[str, Any]) -> dict[str, Any] | None:
+    """The activity with its post replaced by the post's id, for a reference-only destination."""
+    obj = activity.get("object")
+    if activity.get("type") in ("Create", "Update") and isinstance(obj, dict) and id_of(obj):
+        return {**activity, "object": id_of(obj)}
+    return None
+
+
 def wrap(
     kind: str, actor_uri: str, obj: Any, *, to: list[str], cc: list[str], audience: str | None
 ) -> dict[str, Any]:
@@ -119,6 +147,10 @@ def wrap(
     return document
 
 
+async def _consents(session: AsyncSession, author_user: User | None) -> frozenset[str]:
+    return await charter_service.consented_jurisdictions(session, author_user) if author_user else frozenset()
+
+
 async def _egress(
     session: AsyncSession,
     ctx: Context,
@@ -130,13 +162,15 @@ async def _egress(
     text: str,
     subject: str,
     actor_id: int | None,
-) -> tuple[str, str | None]:
-    """The sender's charter on one destination: ('send'|'reference'|'consent'|'deny', article)."""
+    media: frozenset[str] = frozenset(),
+    consents: frozenset[str] | None = None,
+) -> Verdict:
+    """The sender's charter on one destination; `media` names the media metadata the payload carries,
+    `consents` the author's cross-border consents when the caller already has them."""
     peer = ctx.settings.peer(peer_domain)
     jurisdiction = peer.jurisdiction if peer else None
-    consents = (
-        await charter_service.consented_jurisdictions(session, author_user) if author_user else frozenset()
-    )
+    if consents is None:
+        consents = await _consents(session, author_user)
     decision = evaluate_egress(
         ctx.charter,
         EgressFacts(
@@ -144,6 +178,7 @@ async def _egress(
             content_kind=kind,
             destination_regions=ctx.charter.regions_of(jurisdiction),
             consented_jurisdictions=consents,
+            media_metadata=media,
             content=ContentFacts(text=text, kind=kind, author_jurisdiction=ctx.charter.jurisdiction),
         ),
     )
@@ -158,15 +193,54 @@ async def _egress(
             actor_id=actor_id,
             peer_domain=peer_domain,
         )
+    if decision.action == "redact":
+        return Verdict("redact", decision.article_id, decision.redacted_fields)
     if decision.action in SENDABLE:
-        return "send", decision.article_id
+        return Verdict("send", decision.article_id)
     if decision.action == "reference_only":
-        return "reference", decision.article_id
+        return Verdict("reference", decision.article_id)
     if decision.action == "require_consent":
         # Consent protects a local person's data; an activity that carries none (a Group's Accept,
         # the announce of a post written elsewhere) has no one to ask and goes.
-        return ("consent" if author_user is not None else "send"), decision.article_id
-    return "deny", decision.article_id
+        return Verdict("consent" if author_user is not None else "send", decision.article_id)
+    return Verdict("deny", decision.article_id)
+
+
+async def served_verdict(
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    *,
+    peer_domain: str,
+    kind: str,
+    author_user: User | None,
+    text: str,
+    subject: str,
+    actor_id: int | None,
+    media: frozenset[str] = frozenset(),
+) -> Verdict:
+    """The sender's charter on content a peer fetches in a collection (a Group's outbox, a thread's
+    `context`): the same decision, recorded the same way, as for a delivery to that peer."""
+    return await _egress(
+        session,
+        ctx,
+        now,
+        peer_domain=peer_domain,
+        kind=kind,
+        author_user=author_user,
+        text=text,
+        subject=subject,
+        actor_id=actor_id,
+        media=media,
+    )
+
+
+def _body(verdict: Verdict, payload: dict[str, Any], reference: dict[str, Any] | None) -> dict[str, Any]:
+    if verdict.action == "reference" and reference is not None:
+        return reference
+    if verdict.action == "redact":
+        return without_media_metadata(payload, verdict.redacted)
+    return payload
 
 
 async def _enqueue(
@@ -185,8 +259,10 @@ async def _enqueue(
 ) -> int:
     rows: list[Delivery] = []
     held: list[Delivery] = []
+    media = media_metadata_of(payload)
+    consents = await _consents(session, author_user)  # once for all destinations
     for route in {r.destination: r for r in routes}.values():
-        verdict, article = await _egress(
+        verdict = await _egress(
             session,
             ctx,
             now,
@@ -196,10 +272,12 @@ async def _enqueue(
             text=text,
             subject=post.uri if post else payload["id"],
             actor_id=signer.id,
+            media=media,
+            consents=consents,
         )
-        if verdict == "deny":
+        if verdict.action == "deny":
             continue
-        body = reference if verdict == "reference" and reference is not None else payload
+        body = _body(verdict, payload, reference)
         row = Delivery(
             destination=route.destination,
             peer_domain=route.peer_domain,
@@ -207,12 +285,12 @@ async def _enqueue(
             payload=body,
             signer_actor_id=signer.id,
             post_id=post.id if post else None,
-            article=article,
-            state="awaiting_consent" if verdict == "consent" else "pending",
+            article=verdict.article,
+            state="awaiting_consent" if verdict.action == "consent" else "pending",
             attempts=0,
             created_at=now,
         )
-        (held if verdict == "consent" else rows).append(row)
+        (held if verdict.action == "consent" else rows).append(row)
     await delivery_store.enqueue(session, now, rows)
     session.add_all(held)
     return len(rows)
@@ -247,7 +325,7 @@ async def announce(
     public = community.visibility == "open"
     to, cc = [f"{group.uri}/followers"], [AS_PUBLIC] if public else []
     payload = wrap("Announce", group.uri, inner, to=to, cc=cc, audience=group.uri)
-    reference = wrap("Announce", group.uri, inner.get("id"), to=to, cc=cc, audience=group.uri)
+    reference = wrap("Announce", group.uri, referenced_id(inner), to=to, cc=cc, audience=group.uri)
     return await _enqueue(
         session,
         ctx,
@@ -260,6 +338,28 @@ async def announce(
         kind=kind,
         author_user=author_user,
         text=text,
+    )
+
+
+async def from_group(
+    session: AsyncSession, ctx: Context, now: datetime, community: Community, activity: dict[str, Any]
+) -> int:
+    """A local community's Group sends one of its own activities (Add, Remove) to every member instance."""
+    group = await session.get(Actor, community.actor_id)
+    assert group is not None
+    routes = await member_routes(session, community)
+    return await _enqueue(
+        session,
+        ctx,
+        now,
+        routes=routes,
+        payload=activity,
+        reference=None,
+        signer=group,
+        post=None,
+        kind="membership",
+        author_user=None,
+        text="",
     )
 
 
@@ -286,7 +386,7 @@ async def send_to_group(
         now,
         routes=[route],
         payload=activity,
-        reference=None,
+        reference=by_reference(activity),
         signer=signer,
         post=post,
         kind=kind,
@@ -324,6 +424,37 @@ async def send_to_actor(
     )
 
 
+async def send_to_followers(
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    author: Actor,
+    activity: dict[str, Any],
+    *,
+    post: Post,
+    author_user: User | None,
+) -> int:
+    """A local person's profile post (its creation, edit or deletion) goes to every instance where
+    someone follows them (one delivery per shared inbox), as the sending charter allows."""
+    if not author.local:
+        return 0
+    inboxes = await reach_store.follower_inboxes(session, author.id)
+    routes = [Route(inbox, domain) for inbox, domain in inboxes]
+    return await _enqueue(
+        session,
+        ctx,
+        now,
+        routes=routes,
+        payload=activity,
+        reference={**activity, "object": post.uri} if activity.get("type") in ("Create", "Update") else None,
+        signer=author,
+        post=post,
+        kind="post",
+        author_user=author_user,
+        text=f"{post.title}\n{post.source}",
+    )
+
+
 async def consent_given(
     session: AsyncSession, ctx: Context, now: datetime, user: User, jurisdiction: str
 ) -> int:
@@ -348,21 +479,29 @@ async def _thread(
     return root, await graph.communities_of_post(session, root.id), parent.uri if parent else None
 
 
+def thread_context_url(root: Post) -> str | None:
+    """The FEP-7888 `context` of a thread: a collection of its posts, served where its root was written."""
+    return f"{root.uri}/context" if root.local else None
+
+
 async def post_document(session: AsyncSession, ctx: Context, post: Post) -> dict[str, Any]:
     """The Note (or Question) of a post as peers see it: also what the object URL serves."""
     author = await session.get(Actor, post.author_id)
     assert author is not None
     root, communities, parent_uri = await _thread(session, post)
     files = await post_store.attachments_of(session, [post.id])
-    return note_document(
+    document = note_document(
         post,
         author,
         communities,
         in_reply_to=parent_uri,
-        context=root.uri if root.id != post.id else None,
+        context=thread_context_url(root),
         attachments=files.get(post.id, []),
         base_url=ctx.settings.base_url,
     )
+    if post.kind == "poll" and post.local:
+        with_tallies(document, (await post_store.poll_results(session, [post.id]))[post.id])
+    return document
 
 
 async def _route(
@@ -376,9 +515,13 @@ async def _route(
     author_user: User | None,
 ) -> int:
     """Send `activity` about `post` where its thread lives: announced by local groups, to remote groups."""
-    _, communities, _ = await _thread(session, post)
+    root, communities, _ = await _thread(session, post)
     kind = "comment" if post.root_id else "post"
     sent = 0
+    if not communities and root.on_profile and post.id == root.id and sender.id == post.author_id:
+        sent += await send_to_followers(
+            session, ctx, now, sender, activity, post=post, author_user=author_user
+        )
     for community, group in communities:
         if community.local:
             sent += await announce(
@@ -461,7 +604,9 @@ async def reacted(
 
 def follow_activity(person: Actor, group: Actor, membership_id: int) -> dict[str, Any]:
     follow = wrap("Follow", person.uri, group.uri, to=[group.uri], cc=[], audience=None)
-    follow["id"] = f"{person.uri}/follows/{group.domain}/{membership_id}"
+    # Random part: a membership row id can come back after a leave (SQLite reuses it), and a peer that
+    # saw the old Follow would drop a new one with the same id as a duplicate.
+    follow["id"] = f"{person.uri}/follows/{group.domain}/{membership_id}-{secrets.token_hex(6)}"
     return follow
 
 

@@ -32,6 +32,7 @@ class Action(StrEnum):
     REACT = "react"
     MODERATE = "moderate"  # pin, hide, remove posts; remove and ban members
     MANAGE = "manage"  # approve requests, invite, change roles, edit the community
+    REPORT = "report"  # report a post or comment to the moderators
 
 
 ROLES = ("owner", "manager", "moderator", "member", "guest")
@@ -56,6 +57,7 @@ _TABLE: dict[str, dict[Action, frozenset[str | None]]] = {
         Action.REACT: _PARTICIPANTS,
         Action.MODERATE: _STAFF,
         Action.MANAGE: _MANAGERS,
+        Action.REPORT: _PARTICIPANTS,
     },
     "closed": {
         Action.SEE: _ANYONE,
@@ -67,6 +69,7 @@ _TABLE: dict[str, dict[Action, frozenset[str | None]]] = {
         Action.REACT: _PARTICIPANTS,
         Action.MODERATE: _STAFF,
         Action.MANAGE: _MANAGERS,
+        Action.REPORT: _PARTICIPANTS,
     },
     "secret": {
         Action.SEE: frozenset({*ROLES, "invited"}),
@@ -78,6 +81,7 @@ _TABLE: dict[str, dict[Action, frozenset[str | None]]] = {
         Action.REACT: _PARTICIPANTS,
         Action.MODERATE: _STAFF,
         Action.MANAGE: _MANAGERS,
+        Action.REPORT: _PARTICIPANTS,
     },
 }
 
@@ -112,6 +116,7 @@ _REASONS = {
     Action.REACT: "only members and guests can react here",
     Action.MODERATE: "only the community's moderators can do this",
     Action.MANAGE: "only the community's owners and managers can do this",
+    Action.REPORT: "only members and guests can report content here",
 }
 
 

@@ -33,6 +33,7 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_stream", "destination", "state", "id"),
         Index("ix_deliveries_post", "post_id"),
+        Index("ix_deliveries_activity_uri", "activity_uri"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

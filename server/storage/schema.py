@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from server.storage import compliance, delivery_models, identity, mail, models, social  # noqa: F401  (registers the tables)
+from server.storage import (  # noqa: F401  (registers the tables)
+    backfill,
+    compliance,
+    delivery_models,
+    identity,
+    mail,
+    models,
+    moderation,
+    social,
+)
 from server.storage.base import Base
 
 metadata = Base.metadata

@@ -173,6 +173,7 @@ class Post(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     poll_options: Mapped[list[str] | None] = mapped_column(JSON)
     poll_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    poll_tallies: Mapped[list[int] | None] = mapped_column(JSON)  # a poll hosted elsewhere: its host's counts
     comment_count: Mapped[int] = mapped_column(Integer, default=0)
     reaction_count: Mapped[int] = mapped_column(Integer, default=0)
     local: Mapped[bool] = mapped_column(Boolean)

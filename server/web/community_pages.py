@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server.errors import CercleError, NotFound, ValidationFailed
-from server.services import communities, feeds, posts
+from server.services import communities, feeds, moderation, posts
 from server.services.communities import KINDS, CommunityAccess
 from server.services.permissions import ROLES, VISIBILITIES, Action, allowed
 from server.services.rendering import render_markdown
@@ -254,10 +254,10 @@ async def manage_member(request: Request) -> Response:
     action = text(form, "action")
     async with ctx.transaction() as session:
         if action == "role":
-            await communities.set_role(session, ctx.clock.now(), user, slug, username, text(form, "role"))
+            await moderation.set_role(session, ctx, ctx.clock.now(), user, slug, username, text(form, "role"))
         elif action in ("remove", "ban"):
-            await communities.remove_member(
-                session, ctx.clock.now(), user, slug, username, ban=action == "ban"
+            await moderation.remove_member(
+                session, ctx, ctx.clock.now(), user, slug, username, ban=action == "ban"
             )
         else:
             raise NotFound("no such action: use role, remove or ban")

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.services import charter, feeds, profiles
+from server.services import charter, cross_border, feeds, profiles
 from server.storage import communities as community_store
 from server.web.auth import current_user, require_user
 from server.web.common import ctx_of, is_htmx, redirect
@@ -49,8 +49,13 @@ async def welcome(request: Request) -> Response:
     async with ctx.sessions() as session:
         accepted, _ = await charter.acceptance_status(session, ctx.charter, user)
         mine = await profiles.my_profile(session, user)
+        consent = await cross_border.consent_step(session, ctx, user)
     profile_done = bool(mine.get("job_title") or mine.get("expertise"))
-    return render(request, "welcome.html", {"charter_accepted": accepted, "profile_done": profile_done})
+    return render(
+        request,
+        "welcome.html",
+        {"charter_accepted": accepted, "profile_done": profile_done, "consent": consent},
+    )
 
 
 routes = [

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server.errors import CercleError, ValidationFailed
-from server.services import feeds, media, posts, profiles
+from server.services import feeds, media, posts, profiles, remote_votes
 from server.services.feeds import PostView
 from server.services.permissions import Action, allowed, standing
 from server.services.rendering import render_markdown
@@ -236,7 +236,7 @@ async def vote(request: Request) -> Response:
     if not option.isdigit():
         raise ValidationFailed("choose an option", field="option")
     async with ctx.transaction() as session:
-        await posts.vote(session, ctx.clock.now(), user, post_id, int(option))
+        await remote_votes.vote(session, ctx, ctx.clock.now(), user, post_id, int(option))
     return back(form, f"/posts/{post_id}")
 
 

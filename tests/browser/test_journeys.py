@@ -218,6 +218,8 @@ MAIN_PAGES = [
     ("profile", "/people/bruno"),
     ("notifications", "/notifications"),
     ("settings", "/settings"),
+    ("email-settings", "/settings/email"),
+    ("dashboard", "/c/handbook/dashboard"),
     ("charter", "/charter"),
 ]
 

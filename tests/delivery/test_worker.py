@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 from collections import defaultdict
@@ -224,10 +225,8 @@ async def test_answers_are_written_in_batches_and_an_unwritten_batch_is_sent_aga
         return await peer(row)
 
     worker = DeliveryWorker(ctx, dies_at_the_twelfth, rng=random.Random(1), batch_size=5)
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await worker.run_once()
-    except asyncio.CancelledError:
-        pass
     async with ctx.sessions() as session:
         states = [d.state for d in (await session.execute(select(Delivery).order_by(Delivery.id))).scalars()]
         stream = await session.get(DeliveryStream, "https://munich.example/inbox")

@@ -1,0 +1,77 @@
+"""Storage verbs for reaching across instances: sent activities by id, person follows, invitations."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.storage.delivery_models import Delivery
+from server.storage.social import Actor, Follow, Membership
+
+
+async def sent_activity(session: AsyncSession, activity_uri: str) -> Delivery | None:
+    """The latest delivery row that carried the activity with this id (its payload is the activity)."""
+    query = (
+        select(Delivery)
+        .where(Delivery.activity_uri == activity_uri, Delivery.state != "awaiting_consent")
+        .order_by(Delivery.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def sent_to_domain(session: AsyncSession, activity_uri: str, domain: str) -> bool:
+    query = select(Delivery.id).where(
+        Delivery.activity_uri == activity_uri,
+        Delivery.peer_domain == domain,
+        Delivery.state != "awaiting_consent",
+    )
+    return (await session.execute(query.limit(1))).first() is not None
+
+
+async def follow_by_activity(session: AsyncSession, activity_uri: str) -> Follow | None:
+    query = select(Follow).where(Follow.activity_uri == activity_uri)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def follower_inboxes(session: AsyncSession, actor_id: int) -> list[tuple[str, str]]:
+    """(shared inbox or inbox, domain) of every instance with an accepted follower of this person."""
+    inbox = func.coalesce(Actor.shared_inbox_url, Actor.inbox_url)
+    query = (
+        select(inbox, Actor.domain)
+        .join(Follow, Follow.follower_id == Actor.id)
+        .where(
+            Follow.followed_id == actor_id,
+            Follow.state == "accepted",
+            Actor.local.is_(False),
+            Actor.deleted_at.is_(None),
+            inbox.is_not(None),
+        )
+        .distinct()
+    )
+    return sorted((row[0], row[1]) for row in (await session.execute(query)).all())
+
+
+async def has_local_follower(session: AsyncSession, actor_id: int) -> bool:
+    query = (
+        select(Follow.id)
+        .join(Actor, Actor.id == Follow.follower_id)
+        .where(Follow.followed_id == actor_id, Follow.state == "accepted", Actor.local.is_(True))
+        .limit(1)
+    )
+    return (await session.execute(query)).first() is not None
+
+
+async def domain_is_member_or_invited(session: AsyncSession, community_id: int, domain: str) -> bool:
+    """Whether a person of `domain` is an active member of the community or invited to it."""
+    query = (
+        select(Membership.id)
+        .join(Actor, Actor.id == Membership.actor_id)
+        .where(
+            Membership.community_id == community_id,
+            Membership.state.in_(("active", "invited")),
+            Actor.domain == domain,
+        )
+        .limit(1)
+    )
+    return (await session.execute(query)).first() is not None
