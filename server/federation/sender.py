@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import aiohttp
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
@@ -20,6 +21,9 @@ from server.federation.state import Federation
 from server.services.actors import ensure_actor_keys
 from server.storage.delivery_models import Delivery
 from server.storage.social import Actor
+
+# What aiohttp raises when a pooled connection was closed by the peer before or while we wrote to it.
+STALE_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 class DeliverySender:
@@ -68,8 +72,22 @@ class DeliverySender:
             "POST", row.destination, content=body, headers={"Content-Type": ACTIVITY_JSON}
         )
         try:
-            response = await http.send(request, auth=auth)
+            response = await self._send(http, request, auth)
         except httpx.HTTPError as exc:
             return SendResult(status=None, error=f"{type(exc).__name__}: {exc}"[:500])
         await response.aclose()
         return SendResult(status=response.status_code, retry_after=response.headers.get("retry-after"))
+
+    @staticmethod
+    async def _send(http: httpx.AsyncClient, request: httpx.Request, auth: SignatureAuth) -> httpx.Response:
+        """Send; once more at once when a kept-alive connection turned out closed by the peer.
+
+        A peer may close an idle connection just as we reuse it: that is no failure of the peer, and
+        counting it as one would put the stream in backoff. The retry is safe: receivers dedupe by id.
+        """
+        try:
+            return await http.send(request, auth=auth)
+        except httpx.TransportError as exc:
+            if not isinstance(exc.__cause__, STALE_CONNECTION):
+                raise
+        return await http.send(request, auth=auth)

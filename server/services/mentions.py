@@ -1,26 +1,24 @@
 """Mention suggestions for the composer: who `@ada` or `@ada@munich` may mean, among people the viewer
 may already see.
 
-Local people are suggested to everyone signed in here (the people directory lists them too). A remote
-person only when the viewer follows them or is followed by them, when they are an active member of a
-community whose member list the viewer may see, or when they wrote something in a community the viewer
-may read; which communities qualify comes from the permission table (`permissions.allowed`), never from
-a rule of its own here. So a person known to this instance only as a member of a secret community is
-never suggested to someone outside it. Only identity (name, instance) is returned: the fields a profile
-always shows.
+Local people are suggested to everyone signed in here (the people directory lists them too); a remote
+person only when the viewer may know them (`server.services.acquaintances`: a follow either way, an
+active membership in a community whose member list the viewer may see, or something they wrote in a
+community the viewer may read). So a person known to this instance only as a member of a secret
+community is never suggested to someone outside it. Only identity (name, instance) is returned: the
+fields a profile always shows.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import ValidationFailed
-from server.services.permissions import Action, allowed, standing
+from server.services.acquaintances import known_people
 from server.storage import mentions as store
 from server.storage.models import User
 from server.storage.social import Actor
@@ -53,18 +51,6 @@ def parse_typed(value: str) -> Typed:
     return Typed(name, domain)
 
 
-def _scope(memberships: Sequence[store.ViewerMembership], action: Action) -> store.CommunityScope:
-    open_excluded: list[int] = []
-    others: list[int] = []
-    for m in memberships:
-        ok = allowed(action, m.visibility, standing(m.role, m.state))
-        if m.visibility == "open" and not ok:
-            open_excluded.append(m.community_id)
-        elif m.visibility != "open" and ok:
-            others.append(m.community_id)
-    return store.CommunityScope(open_excluded=open_excluded, others=others)
-
-
 def suggestion_json(actor: Actor) -> dict[str, Any]:
     handle = f"@{actor.username}" if actor.local else f"@{actor.username}@{actor.domain}"
     return {
@@ -85,13 +71,10 @@ async def suggest(
     wanted = parse_typed(typed)
     if viewer.actor_id is None:
         return []
-    memberships = await store.viewer_memberships(session, viewer.actor_id)
     query = store.SuggestionQuery(
-        viewer_actor_id=viewer.actor_id,
         name=wanted.name,
         domain=wanted.domain,
-        members_of=_scope(memberships, Action.LIST_MEMBERS),
-        readable=_scope(memberships, Action.READ),
+        people=await known_people(session, viewer),
         hidden_domains=(IMPORTED_DOMAIN,),
         limit=limit,
     )

@@ -7,6 +7,11 @@ an administrator of the person's instance), `instance` (a local user looking at 
 or `network` (everyone else: remote viewers, and local users looking at a remote person).
 `profile_view()` is the one pure function that applies this; the directory applies the same
 table in SQL, so a filter never matches on a field the viewer may not see.
+
+A remote person is known here only because someone here met them, possibly in a secret community,
+so the directory lists them, and their profile is shown, only to a viewer who may know them
+(`server.services.acquaintances`); to anyone else their profile answers 404, like a person who does
+not exist.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.config import Settings
 from server.errors import NotFound, ValidationFailed
 from server.services.accounts import EMAIL_RE, validate_display_name
+from server.services.acquaintances import known_people, may_know
 from server.services.rendering import render_markdown
 from server.storage import media as media_store
 from server.storage import profiles as store
@@ -229,13 +235,22 @@ async def my_profile(session: AsyncSession, user: User) -> dict[str, Any]:
 async def person_profile(
     session: AsyncSession, settings: Settings, viewer: User, name: str
 ) -> dict[str, Any]:
-    """A person by `username` (local) or `username@domain`, as `viewer` may see them."""
-    username, _, domain = name.strip().lower().partition("@")
-    found = await store.get_person_by_name(session, username, domain or settings.domain)
-    if found is None:
-        raise NotFound(f"no person named '{name}'")
-    actor, profile = found
+    """A person by `username` (local) or `username@domain`, as `viewer` may see them; a remote
+    person the viewer may not know is not found."""
+    actor, profile = await known_person(session, settings, viewer, name)
     return profile_view(profile, actor, viewer_level(viewer, actor))
+
+
+async def known_person(
+    session: AsyncSession, settings: Settings, viewer: User, name: str
+) -> tuple[Actor, Profile]:
+    """The person named `username` or `username@domain` (`@` in front allowed), if `viewer` may
+    know them; NotFound otherwise, with the same message whether they exist or not."""
+    username, _, domain = name.strip().lstrip("@").lower().partition("@")
+    found = await store.get_person_by_name(session, username, domain or settings.domain)
+    if found is None or not await may_know(session, viewer, found[0]):
+        raise NotFound(f"no person named '{name}'")
+    return found
 
 
 async def _avatar(session: AsyncSession, actor: Actor, value: Any) -> int | None:
@@ -349,6 +364,7 @@ async def search_people(
         site=_filter_value(site, "site"),
         limit=size,
         after=after,
+        people=await known_people(session, viewer),
     )
     page = await store.search_people(session, query)
     cards = [person_card(profile, actor, viewer_level(viewer, actor)) for actor, profile in page.people]

@@ -4,6 +4,10 @@ The visibility rules live in the query (`server.storage.search`); this module re
 turns hits into results (thread, author, community or person card, a highlighted snippet) and ranks
 people for a topic. Snippets are cut from the stored plain text and escaped here, so a `<mark>` is the
 only markup a result carries.
+
+People (person results, the `author` filter, "who knows about X") follow the rule of the people
+directory: a remote person appears only to a viewer who may know them (`server.services.acquaintances`),
+decided in the queries themselves so that ranking and paging only ever see people the viewer may see.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
-from server.errors import NotFound, ValidationFailed
+from server.errors import ValidationFailed
 from server.policy import Charter
+from server.services.acquaintances import known_people
 from server.services.communities import access, actor_id_of
-from server.services.profiles import normalise_tag, person_card, profile_view, viewer_level
+from server.services.profiles import known_person, normalise_tag, person_card, profile_view, viewer_level
 from server.storage import communities as community_store
 from server.storage import media as media_store
 from server.storage import posts as post_store
@@ -152,12 +157,9 @@ def _query_text(q: str | None) -> Terms:
     return terms
 
 
-async def _author_id(session: AsyncSession, settings: Settings, name: str) -> int:
-    username, _, domain = name.strip().lstrip("@").lower().partition("@")
-    found = await profile_store.get_person_by_name(session, username, domain or settings.domain)
-    if found is None:
-        raise NotFound(f"no person named '{name}'")
-    return found[0].id
+async def _author_id(session: AsyncSession, settings: Settings, viewer: User, name: str) -> int:
+    actor, _ = await known_person(session, settings, viewer, name)
+    return actor.id
 
 
 # --- full-text search --------------------------------------------------------------------------------------
@@ -192,12 +194,13 @@ async def search(
         words=terms.words,
         kinds=_kinds(kind),
         community_id=community_id,
-        author_id=await _author_id(session, settings, author) if author else None,
+        author_id=await _author_id(session, settings, viewer, author) if author else None,
         since=parse_time(since, "since"),
         until=parse_time(until, "until", end_of_day=True),
         has_attachment=parse_bool(has_attachment, "has_attachment"),
         limit=size,
         offset=decode_cursor(cursor),
+        people=await known_people(session, viewer),
     )
     page = await store.search(session, query)
     items = await _results(session, viewer, page.hits, terms)
@@ -305,13 +308,16 @@ async def who_knows(
     terms = _query_text(topic)
     viewer_id = actor_id_of(viewer)
     per_person = charter.analytics.per_person_figures
-    expert = dict(await store.match_ids(session, terms.words, "expertise", limit=MAX_CANDIDATES))
+    people = await known_people(session, viewer)
+    expert = dict(
+        await store.match_ids(session, terms.words, "expertise", limit=MAX_CANDIDATES, people=people)
+    )
     topical = [cid for cid, _ in await store.match_ids(session, terms.words, "community", limit=50)]
     readable = await store.readable_community_ids(session, viewer_id, topical)
     places = [cid for cid in topical if cid in readable]
     activity = dict(await store.activity_in(session, places, now - ACTIVITY_WINDOW, limit=MAX_CANDIDATES))
     candidates = set(expert) | set(activity)
-    rows = await profile_store.active_people(session, candidates)
+    rows = await profile_store.active_people(session, candidates, people)
     wanted_department = normalise_tag(department or "")
     wanted_site = normalise_tag(site or "")
     wanted_language = normalise_tag(language or "")

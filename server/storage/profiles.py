@@ -3,7 +3,9 @@
 The directory is one SELECT per page: actors joined to their profile (the tag lists are copies
 on the profile row, so no per-person query follows), filtered with EXISTS on `profile_tags`,
 and paged by keyset on (rank, lower(display_name), id). Per-field visibility is evaluated in
-SQL from the `visibility` JSON column; which levels a viewer sees is given by the caller.
+SQL from the `visibility` JSON column; which levels a viewer sees is given by the caller. A remote
+person is listed only to a viewer who may know them (`server.storage.acquaintances`), in the same
+SELECT, so neither a page nor a cursor ever counts someone the viewer may not see.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from server.storage.acquaintances import KnownPeople, known
 from server.storage.models import User
 from server.storage.social import Actor, Profile, ProfileTag
 
@@ -113,7 +116,8 @@ class Cursor:
 class PeopleQuery:
     """A directory query, already normalised. Visibility: a field of a local person is usable when
     its level is in `levels_local` (of a remote person: `levels_remote`), with `defaults` for unset
-    fields; the viewer's own profile is fully usable."""
+    fields; the viewer's own profile is fully usable. Remote people are listed only when `people` says
+    the viewer may know them (none when it is None)."""
 
     viewer_actor_id: int | None
     levels_local: Collection[str]
@@ -126,6 +130,7 @@ class PeopleQuery:
     site: str = ""
     limit: int = 20
     after: Cursor | None = None
+    people: KnownPeople | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,7 @@ async def search_people(session: AsyncSession, query: PeopleQuery) -> PeoplePage
         Actor.kind == PERSON,
         Actor.deleted_at.is_(None),
         User.disabled_at.is_(None),
+        known(query.people, Actor.id, Actor.local),
     ]
     for kind, tag in query.tags.items():
         conditions.append(
@@ -223,8 +229,11 @@ async def profiles_of(session: AsyncSession, actor_ids: Sequence[int]) -> dict[i
     return {profile.actor_id: profile for profile in (await session.execute(query)).scalars()}
 
 
-async def active_people(session: AsyncSession, actor_ids: Collection[int]) -> list[tuple[Actor, Profile]]:
-    """These actors with their profiles, only people still there (not deleted, account not disabled)."""
+async def active_people(
+    session: AsyncSession, actor_ids: Collection[int], people: KnownPeople
+) -> list[tuple[Actor, Profile]]:
+    """These actors with their profiles, only people still there (not deleted, account not disabled)
+    whom the viewer may know (`people`)."""
     if not actor_ids:
         return []
     query = (
@@ -236,6 +245,7 @@ async def active_people(session: AsyncSession, actor_ids: Collection[int]) -> li
             Actor.kind == "Person",
             Actor.deleted_at.is_(None),
             User.disabled_at.is_(None),
+            people.condition(Actor.id, Actor.local),
         )
     )
     return [(row[0], row[1]) for row in (await session.execute(query)).all()]

@@ -18,7 +18,10 @@ simple).
 
 Who may see a hit is decided in the same SELECT (the rules of `services.permissions`, written as
 SQL over live rows), so a page is never filtered after the fact and the index never needs to know
-about memberships: a post moved to a secret community, held or deleted is hidden at once.
+about memberships: a post moved to a secret community, held or deleted is hidden at once. A person is
+a hit only when the viewer may know them (`server.storage.acquaintances`, the rule of the people
+directory and the mention suggestions): a remote member of a secret community is not found by those
+outside it.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.storage.acquaintances import KnownPeople, known
 from server.storage.base import UTCDateTime
 from server.storage.models import User
 from server.storage.social import Actor, Community, Membership, Post, PostCommunity, Profile
@@ -285,6 +289,7 @@ class SearchQuery:
     has_attachment: bool | None = None
     limit: int = 20
     offset: int = 0
+    people: KnownPeople | None = None  # whom the viewer may know; None: people of this instance only
 
 
 @dataclass(frozen=True)
@@ -367,19 +372,24 @@ def _community_visible(viewer: int) -> ColumnElement[bool]:
     return exists().where(c.c.id == documents.c.community_id, or_(c.c.visibility != "secret", known))
 
 
-def _person_visible() -> ColumnElement[bool]:
+def _person_visible(people: KnownPeople | None) -> ColumnElement[bool]:
     a = Actor.__table__.alias("person")
     u = User.__table__.alias("account")
     disabled = exists().where(u.c.actor_id == a.c.id, u.c.disabled_at.is_not(None))
-    return exists().where(a.c.id == documents.c.actor_id, a.c.deleted_at.is_(None), not_(disabled))
+    return exists().where(
+        a.c.id == documents.c.actor_id,
+        a.c.deleted_at.is_(None),
+        not_(disabled),
+        known(people, a.c.id, a.c.local),
+    )
 
 
-def visible(viewer: int) -> ColumnElement[bool]:
+def visible(viewer: int, people: KnownPeople | None = None) -> ColumnElement[bool]:
     kind = documents.c.kind
     return or_(
         and_(kind.in_(CONTENT_KINDS), _content_visible(viewer)),
         and_(kind == "community", _community_visible(viewer)),
-        and_(kind == "person", _person_visible()),
+        and_(kind == "person", _person_visible(people)),
     )
 
 
@@ -416,7 +426,7 @@ def _pg_tsquery(query_terms: Sequence[str]) -> ColumnElement[Any]:
 
 FIRST_WINDOW = 60
 WIDER = 8
-RECENT = 10_000
+RECENT = 2_000
 """Above this many text matches, only the newest `RECENT` are ranked first (then the next `RECENT × 7`…);
 0 ranks every match (the behaviour before the bound, kept for `bench/search.py --baseline`)."""
 
@@ -506,7 +516,7 @@ async def search(session: AsyncSession, query: SearchQuery) -> HitPage:
         statement = (
             select(*shown, candidates.c.rank)
             .select_from(candidates.join(documents, d.id == candidates.c.doc_id))
-            .where(visible(query.viewer_actor_id))
+            .where(visible(query.viewer_actor_id, query.people))
             .order_by(candidates.c.tier, candidates.c.rank.desc(), d.id)
             .offset(query.offset)
             .limit(query.limit + 1)
@@ -550,19 +560,30 @@ async def search(session: AsyncSession, query: SearchQuery) -> HitPage:
 
 
 async def match_ids(
-    session: AsyncSession, query_terms: Sequence[str], kind: str, *, limit: int
+    session: AsyncSession,
+    query_terms: Sequence[str],
+    kind: str,
+    *,
+    limit: int,
+    people: KnownPeople | None = None,
 ) -> list[tuple[int, float]]:
-    """(actor_id or community_id, rank) of the best `kind` documents; callers apply visibility."""
+    """(actor_id or community_id, rank) of the best `kind` documents. For a person's documents
+    ("person", "expertise") only people the viewer may know (`people`; None: people of this instance)
+    count, before the limit; callers apply the rest of visibility."""
     if not query_terms:
         return []
     d = documents.c
     key = d.community_id if kind == "community" else d.actor_id
+    conditions: list[ColumnElement[bool]] = [d.kind == kind]
+    if kind != "community":
+        who = Actor.__table__.alias("known_person")
+        conditions.append(exists().where(who.c.id == d.actor_id, known(people, who.c.id, who.c.local)))
     if session.get_bind().dialect.name == "postgresql":
         tsquery = _pg_tsquery(query_terms)
         rank = func.ts_rank(literal_column("fts_documents.tsv"), tsquery)
         statement = (
             select(key, rank)
-            .where(literal_column("fts_documents.tsv").op("@@")(tsquery), d.kind == kind)
+            .where(literal_column("fts_documents.tsv").op("@@")(tsquery), *conditions)
             .order_by(rank.desc())
         )
     else:
@@ -570,7 +591,7 @@ async def match_ids(
         statement = (
             select(key, -bm25)
             .select_from(fts_index.join(documents, d.id == fts_index.c.rowid))
-            .where(literal_column("fts_index").op("MATCH")(_fts5_query(query_terms)), d.kind == kind)
+            .where(literal_column("fts_index").op("MATCH")(_fts5_query(query_terms)), *conditions)
             .order_by(bm25)
         )
     rows = (await session.execute(statement.limit(limit))).all()
