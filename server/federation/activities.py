@@ -1,7 +1,8 @@
 """Activities we sent, served again by their id, so that a third instance can check a relayed one.
 
 FEP-1b12: when the Group of a community hosted on Paris announces an edit that Munich's Alice sent,
-Lyon trusts the embedded activity only as fetched from its origin. So every activity id we mint
+Lyon trusts the embedded activity only as fetched from its origin (in a closed or secret community, the
+Group's word is enough: `server.federation.vouching`). So every activity id we mint
 (`/posts/<id>/create`, `/users/<name>/activities/…`, `/users/<name>/likes/…`) answers with the
 payload we delivered (read back from the delivery queue).
 

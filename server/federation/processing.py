@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from server.activitypub.vocabulary import id_of, same_origin
-from server.federation import backfill, handlers, invitations, reach, references
+from server.federation import backfill, handlers, invitations, reach, references, vouching
 from server.federation import moderation as moderation_handlers
 from server.federation.outcome import Outcome
 from server.federation.remote import ACTOR_TYPES
@@ -75,14 +75,17 @@ async def handle_delete(
 async def handle_announce(
     fed: Federation, activity: dict[str, Any], depth: int, via: str | None = None
 ) -> Outcome:
-    """FEP-1b12: a group announces an activity. One from another origin is trusted only as fetched there."""
+    """FEP-1b12: a group announces an activity. One from another origin is trusted only as fetched there,
+    or, in a closed or secret community, on the Group's word (`vouching`)."""
     actor, inner = id_of(activity.get("actor")), activity.get("object")
     inner_id = id_of(inner)
     if actor is None or inner_id is None:
         return Outcome("refused: Announce without an object id")
     if depth >= MAX_ANNOUNCE_DEPTH:
         return Outcome("ignored: nested Announce")
-    if isinstance(inner, dict) and same_origin(inner_id, actor):
+    if isinstance(inner, dict) and (
+        same_origin(inner_id, actor) or await vouching.vouches_for(fed, actor, inner)
+    ):
         trusted = inner
     else:
         fetched = await fed.fetcher.get_document(inner_id)

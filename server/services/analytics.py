@@ -9,6 +9,11 @@ per-person figures. The report-level refusals are written to the audit log by `c
 
 Weeks are rolling 7-day windows ending now; the series never reaches further back than the charter
 keeps analytics (`[retention] analytics`).
+
+The counting is done by the database (`server.storage.analytics`): a report reads a few grouped rows
+(per kind and time window: how many events, by how many distinct people), one row per question of the
+last 90 days and one per person with helpful acts, never the events themselves. What is left here is
+arithmetic on those counts, the median response time and the charter's checks.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import csv
 import html
 import io
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +46,7 @@ DEFAULT_WEEKS = 12
 MAX_WEEKS = 52
 QUESTION_WINDOW = 90 * DAY
 AMBASSADORS = 5
+ANSWER_POINTS = 3  # a first answer to a question counts as three helpful acts
 SERIES = ("members", "active_members", "posts", "comments", "reactions")
 
 
@@ -78,95 +84,114 @@ class _Raw:
     people: int
 
 
-def _distinct(
-    events: Iterable[store.Event], since: datetime, until: datetime, kinds: Sequence[str]
-) -> set[int]:
-    return {e.actor_id for e in events if e.kind in kinds and since <= e.at < until}
+@dataclass(frozen=True)
+class Counts:
+    """What the database counted for one report, all in the scope."""
+
+    members: int
+    # how many of them joined before the 30 days began, then before the end of each week
+    joined_before: list[int]
+    last_7_days: dict[str, store.Tally]  # by kind, and store.ANYONE / store.MEMBERS
+    last_30_days: dict[str, store.Tally]
+    weeks: list[tuple[datetime, dict[str, store.Tally]]]  # (week start, tallies), oldest first
 
 
-def _count(events: Sequence[store.Event], kind: str, since: datetime, until: datetime) -> _Raw:
-    chosen = [e for e in events if e.kind == kind and since <= e.at < until]
-    return _Raw(len(chosen), len({e.actor_id for e in chosen}))
+def week_windows(now: datetime, weeks: int) -> list[store.Window]:
+    """The rolling weeks ending just after now, oldest first."""
+    end = now + EDGE
+    return [store.Window(end - (back + 1) * WEEK, end - back * WEEK) for back in range(weeks - 1, -1, -1)]
+
+
+async def count(session: AsyncSession, scope: store.Scope, now: datetime, weeks: int) -> Counts:
+    """Everything a report shows, counted by the database in two statements. The last 7 days are the
+    last week of the series (the same window), so they are not counted twice."""
+    end = now + EDGE
+    series = week_windows(now, weeks)
+    found = await store.tallies(session, scope, [store.Window(end - 30 * DAY, end), *series])
+    total, joined_before = await store.members(session, scope, [end - 30 * DAY, *(w.until for w in series)])
+    return Counts(
+        members=total,
+        joined_before=joined_before,
+        last_7_days=found[-1],
+        last_30_days=found[0],
+        weeks=[(w.since, tallies) for w, tallies in zip(series, found[1:], strict=True)],
+    )
+
+
+def _tally(tally: store.Tally) -> _Raw:
+    return _Raw(tally.count, tally.people)
 
 
 def raw_figures(
-    now: datetime,
-    members: Sequence[tuple[int, datetime]],
-    events: Sequence[store.Event],
-    questions: Sequence[store.Question],
-    answers: dict[int, tuple[int, datetime]],
-    *,
-    restrict_to_members: bool,
+    now: datetime, counts: Counts, questions: Sequence[store.Question], *, restrict_to_members: bool
 ) -> dict[str, _Raw]:
-    """Every headline figure with the number of people it is about. Pure, for the tests."""
+    """Every headline figure with the number of people it is about. Pure, for the tests. In a
+    community, only its members count as active; the whole instance counts every local person."""
     now = now + EDGE
-    member_ids = {a for a, _ in members}
-    acting = ("post", "comment", "reaction")
-
-    def active(days: int) -> set[int]:
-        people = _distinct(events, now - days * DAY, now, acting)
-        return people & member_ids if restrict_to_members else people
-
-    active7, active30 = active(7), active(30)
-    joined = sum(1 for _, at in members if at >= now - 30 * DAY)
+    acting = store.MEMBERS if restrict_to_members else store.ANYONE
+    active7, active30 = counts.last_7_days[acting].people, counts.last_30_days[acting].people
+    joined = counts.members - counts.joined_before[0]
+    month = counts.last_30_days
     figures = {
-        "members": _Raw(len(member_ids), len(member_ids)),
+        "members": _Raw(counts.members, counts.members),
         "new_members_30d": _Raw(joined, joined),
-        "active_members_7d": _Raw(len(active7), len(active7)),
-        "active_members_30d": _Raw(len(active30), len(active30)),
-        "posts_30d": _count(events, "post", now - 30 * DAY, now),
-        "comments_30d": _count(events, "comment", now - 30 * DAY, now),
-        "reactions_30d": _count(events, "reaction", now - 30 * DAY, now),
+        "active_members_7d": _Raw(active7, active7),
+        "active_members_30d": _Raw(active30, active30),
+        "posts_30d": _tally(month["post"]),
+        "comments_30d": _tally(month["comment"]),
+        "reactions_30d": _tally(month["reaction"]),
         "engagement_rate_30d": _Raw(
-            round(100.0 * len(active30) / len(member_ids), 1) if member_ids else 0.0,
-            min(len(active30), len(member_ids)),
+            round(100.0 * active30 / counts.members, 1) if counts.members else 0.0,
+            min(active30, counts.members),
         ),
     }
     asked = [q for q in questions if q.at >= now - QUESTION_WINDOW]
     figures["questions_90d"] = _Raw(len(asked), len({q.author_id for q in asked}))
-    delays = [(answers[q.id][1] - q.at).total_seconds() / 60 for q in asked if q.id in answers]
-    responders = {answers[q.id][0] for q in asked if q.id in answers}
+    delays = [(q.answered_at - q.at).total_seconds() / 60 for q in asked if q.answered_at is not None]
+    responders = {q.answered_by for q in asked if q.answered_at is not None}
     figures["median_response_minutes_90d"] = _Raw(
         round(statistics.median(delays), 1) if delays else 0.0, len(responders) if delays else 0
     )
     return figures
 
 
-def raw_series(
-    now: datetime,
-    weeks: int,
-    members: Sequence[tuple[int, datetime]],
-    events: Sequence[store.Event],
-) -> dict[str, list[tuple[datetime, _Raw]]]:
+def raw_series(counts: Counts) -> dict[str, list[tuple[datetime, _Raw]]]:
+    """Each weekly series with the number of people behind each point. Active members per week are
+    everyone who acted in the scope that week, members or not."""
     series: dict[str, list[tuple[datetime, _Raw]]] = {name: [] for name in SERIES}
-    now = now + EDGE
-    for back in range(weeks - 1, -1, -1):
-        start, end = now - (back + 1) * WEEK, now - back * WEEK
-        count = sum(1 for _, at in members if at < end)
-        series["members"].append((start, _Raw(count, count)))
-        people = _distinct(events, start, end, ("post", "comment", "reaction"))
-        series["active_members"].append((start, _Raw(len(people), len(people))))
+    for (start, tallies), joined in zip(counts.weeks, counts.joined_before[1:], strict=True):
+        series["members"].append((start, _Raw(joined, joined)))
+        active = tallies[store.ANYONE].people
+        series["active_members"].append((start, _Raw(active, active)))
         for kind, name in (("post", "posts"), ("comment", "comments"), ("reaction", "reactions")):
-            series[name].append((start, _count(events, kind, start, end)))
+            series[name].append((start, _tally(tallies[kind])))
     return series
 
 
-def helpfulness(
-    events: Sequence[store.Event], answers: dict[int, tuple[int, datetime]], since: datetime
-) -> dict[int, int]:
-    """Comments in other people's threads, reactions received from others, and first answers (x3)."""
-    score: dict[int, int] = {}
-    for e in events:
-        if e.at < since or e.target_author_id is None or e.target_author_id == e.actor_id:
-            continue
-        if e.kind == "comment":
-            score[e.actor_id] = score.get(e.actor_id, 0) + 1
-        elif e.kind == "reaction":
-            score[e.target_author_id] = score.get(e.target_author_id, 0) + 1
-    for responder, at in answers.values():
-        if at >= since:
-            score[responder] = score.get(responder, 0) + 3
-    return score
+async def most_helpful(
+    session: AsyncSession,
+    scope: store.Scope,
+    since: datetime,
+    questions: Sequence[store.Question],
+    *,
+    members_only: bool,
+) -> list[tuple[int, int]]:
+    """The most helpful people since `since`, as (score, actor id), best first (ties by id): comments in
+    other people's threads, reactions received from others, and first answers (x3)."""
+    score = await store.helpfulness(session, scope, since, members_only=members_only)
+    responders = [
+        q.answered_by
+        for q in questions
+        if q.answered_by is not None and q.answered_at is not None and q.answered_at >= since
+    ]
+    allowed = set(responders)
+    if members_only:
+        allowed = await store.current_members(session, scope, allowed)
+    for responder in responders:
+        if responder in allowed:
+            score[responder] = score.get(responder, 0) + ANSWER_POINTS
+    best = sorted(((s, a) for a, s in score.items() if s > 0), key=lambda item: (-item[0], item[1]))
+    return best[:AMBASSADORS]
 
 
 def _checker(charter: Charter, kind: str | None, tags: Sequence[str]) -> Callable[[int], str | None]:
@@ -199,13 +224,10 @@ async def _report(
     if kept is not None and span * WEEK > kept.delta:
         span = max(1, kept.delta // WEEK)
         notes.append(f"the charter keeps analytics for {kept.text}: {span} weeks shown")
-    horizon = min(now - span * WEEK, now - QUESTION_WINDOW)
-    members = await store.members(session, scope)
-    events = await store.events(session, scope, horizon)
-    questions = await store.questions(session, scope, now - QUESTION_WINDOW)
-    answers = await store.first_answers(session, questions)
     restrict = scope.community_id is not None
-    raws = raw_figures(now, members, events, questions, answers, restrict_to_members=restrict)
+    counts = await count(session, scope, now, span)
+    questions = await store.questions(session, scope, now - QUESTION_WINDOW)
+    raws = raw_figures(now, counts, questions, restrict_to_members=restrict)
     hidden = _checker(charter, kind, tags)
     subject = f"analytics:{label}"
     await charter_service.check_analytics(
@@ -213,7 +235,7 @@ async def _report(
         now,
         charter,
         subject=subject,
-        group_size=len(members),
+        group_size=counts.members,
         community_kind=kind,
         community_tags=tags,
         actor_id=user.actor_id,
@@ -224,14 +246,14 @@ async def _report(
     ]
     series = {
         n: [Point(start, None if hidden(raw.people) else raw.value) for start, raw in points]
-        for n, points in raw_series(now, span, members, events).items()
+        for n, points in raw_series(counts).items()
     }
     per_person = await charter_service.check_analytics(
         session,
         now,
         charter,
         subject=f"{subject}:ambassadors",
-        group_size=len(members),
+        group_size=counts.members,
         per_person=True,
         community_kind=kind,
         community_tags=tags,
@@ -240,12 +262,7 @@ async def _report(
     ambassadors: list[dict[str, Any]] | None = None
     ambassadors_hidden = None
     if per_person.action == "allow":
-        member_ids = {a for a, _ in members}
-        scores = helpfulness(events, answers, now - QUESTION_WINDOW)
-        best = sorted(
-            ((s, a) for a, s in scores.items() if s > 0 and (not restrict or a in member_ids)),
-            key=lambda item: (-item[0], item[1]),
-        )[:AMBASSADORS]
+        best = await most_helpful(session, scope, now - QUESTION_WINDOW, questions, members_only=restrict)
         names = await store.display_names(session, [a for _, a in best])
         ambassadors = [
             {"username": names[a][0], "domain": names[a][1], "display_name": names[a][2], "score": s}

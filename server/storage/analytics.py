@@ -1,23 +1,39 @@
-"""The raw material of adoption figures: who joined when, and who did what when, in one scope.
+"""Adoption figures counted in the database: who joined when, and who did what when, in one scope.
 
 A scope is one community (content shared in it, its active members) or the whole instance (content
 written by local people, local accounts that are not disabled). Deleted and held content is left
-out. Each verb returns plain rows (ids and times); `server.services.analytics` counts them, so every
-figure can be checked against the number of people behind it before anyone sees it.
+out. The verbs return counts, never the events themselves: the database groups the posts, comments
+and reactions of the period by time window and kind (`COUNT`, and the number of distinct people
+behind each count), so a report reads a few rows whatever the size of the instance (plus one per
+question asked and one per person with helpful acts, for the median response time and the
+ambassadors).
+`server.services.analytics` checks every figure against the number of people behind it before
+anyone sees it.
+
+How the distinct counts are made in one pass: the events of the period are grouped by (kind,
+person), with one column per time window holding how many of that person's events fall in it (a
+`CASE` on the event time, so windows may overlap and no date arithmetic, which differs between
+SQLite and PostgreSQL, is needed). A count is then the sum of a column, and the number of people
+the number of rows where it is not zero: per kind, and across kinds after grouping by person.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from server.storage.models import User
 from server.storage.social import Actor, Community, Membership, Post, PostCommunity, Reaction
+
+KINDS = ("post", "comment", "reaction")
+ANYONE = "anyone"  # every kind together
+MEMBERS = "members"  # every kind together, by current members of the community only
 
 
 @dataclass(frozen=True)
@@ -26,12 +42,15 @@ class Scope:
 
 
 @dataclass(frozen=True)
-class Event:
-    kind: str  # post | comment | reaction
-    actor_id: int
-    at: datetime
-    target_author_id: int | None  # comment: the thread's author; reaction: the post's author
-    root_id: int | None
+class Window:
+    since: datetime  # included
+    until: datetime  # excluded
+
+
+@dataclass(frozen=True)
+class Tally:
+    count: int  # events
+    people: int  # distinct people who did them
 
 
 @dataclass(frozen=True)
@@ -39,96 +58,167 @@ class Question:
     id: int
     author_id: int
     at: datetime
+    answered_by: int | None  # the first comment by someone other than the author
+    answered_at: datetime | None
 
 
 def _live(post: Any) -> list[ColumnElement[bool]]:
     return [post.deleted_at.is_(None), post.held.is_(False)]
 
 
-async def members(session: AsyncSession, scope: Scope) -> list[tuple[int, datetime]]:
+def _written_locally() -> ColumnElement[bool]:
+    """The post's author is a local person. A correlated EXISTS rather than a join: joined, SQLite
+    starts from the local actors and reads every post of each through ix_posts_author_created, where
+    the time range alone (ix_posts_root_created for comments) reads far fewer rows."""
+    return exists().where(Actor.id == Post.author_id, Actor.local.is_(True))
+
+
+def _members(scope: Scope) -> Any:
     """(actor id, joined at) of every current member."""
-    statement: Any
     if scope.community_id is not None:
-        statement = select(Membership.actor_id, Membership.created_at).where(
+        return select(Membership.actor_id.label("actor_id"), Membership.created_at.label("joined_at")).where(
             Membership.community_id == scope.community_id, Membership.state == "active"
         )
-    else:
-        statement = (
-            select(Actor.id, User.created_at)
-            .join(User, User.actor_id == Actor.id)
-            .where(Actor.local.is_(True), Actor.deleted_at.is_(None), User.disabled_at.is_(None))
-        )
-    return [(int(a), at) for a, at in (await session.execute(statement)).all()]
+    return (
+        select(Actor.id.label("actor_id"), User.created_at.label("joined_at"))
+        .join(User, User.actor_id == Actor.id)
+        .where(Actor.local.is_(True), Actor.deleted_at.is_(None), User.disabled_at.is_(None))
+    )
+
+
+async def members(session: AsyncSession, scope: Scope, moments: Sequence[datetime]) -> tuple[int, list[int]]:
+    """How many current members there are, and how many of them joined before each of `moments`."""
+    joined = _members(scope).subquery()
+    before = [func.sum(case((joined.c.joined_at < moment, 1), else_=0)) for moment in moments]
+    row = (await session.execute(select(func.count(), *before).select_from(joined))).one()
+    return int(row[0]), [int(value or 0) for value in row[1:]]
 
 
 def _roots(scope: Scope, since: datetime) -> Any:
     statement = select(
         literal("post").label("kind"),
-        Post.author_id,
-        Post.created_at,
+        Post.author_id.label("actor_id"),
+        Post.created_at.label("created_at"),
         literal(None).label("target"),
-        Post.id.label("root_id"),
     ).where(Post.parent_id.is_(None), Post.created_at >= since, *_live(Post))
     if scope.community_id is not None:
         return statement.join(PostCommunity, PostCommunity.post_id == Post.id).where(
             PostCommunity.community_id == scope.community_id
         )
-    return statement.join(Actor, Actor.id == Post.author_id).where(Actor.local.is_(True))
+    return statement.where(_written_locally())
 
 
 def _comments(scope: Scope, since: datetime) -> Any:
     root = aliased(Post)
     statement = (
         select(
-            literal("comment").label("kind"), Post.author_id, Post.created_at, root.author_id, Post.root_id
+            literal("comment").label("kind"),
+            Post.author_id.label("actor_id"),
+            Post.created_at.label("created_at"),
+            root.author_id.label("target"),
         )
         .join(root, root.id == Post.root_id)
-        .where(Post.created_at >= since, *_live(Post), *_live(root))
+        # `root_id IS NOT NULL` follows from the join; said here, it lets SQLite find the comments of
+        # the period in ix_posts_root_created without reading the rows of every post.
+        .where(Post.root_id.is_not(None), Post.created_at >= since, *_live(Post), *_live(root))
     )
     if scope.community_id is not None:
         return statement.join(PostCommunity, PostCommunity.post_id == Post.root_id).where(
             PostCommunity.community_id == scope.community_id
         )
-    return statement.join(Actor, Actor.id == Post.author_id).where(Actor.local.is_(True))
+    return statement.where(_written_locally())
 
 
 def _reactions(scope: Scope, since: datetime) -> Any:
     statement = (
         select(
             literal("reaction").label("kind"),
-            Reaction.actor_id,
-            Reaction.created_at,
-            Post.author_id,
-            func.coalesce(Post.root_id, Post.id),
+            Reaction.actor_id.label("actor_id"),
+            Reaction.created_at.label("created_at"),
+            Post.author_id.label("target"),
         )
         .join(Post, Post.id == Reaction.post_id)
         .where(Reaction.created_at >= since, *_live(Post))
     )
     if scope.community_id is not None:
-        return statement.join(
-            PostCommunity, PostCommunity.post_id == func.coalesce(Post.root_id, Post.id)
-        ).where(PostCommunity.community_id == scope.community_id)
+        return statement.where(Reaction.post_id.in_(_posts_and_comments(scope.community_id)))
     return statement.join(Actor, Actor.id == Reaction.actor_id).where(Actor.local.is_(True))
 
 
-async def events(session: AsyncSession, scope: Scope, since: datetime) -> list[Event]:
-    """Posts, comments and reactions in the scope since `since`, oldest first."""
-    both = union_all(_roots(scope, since), _comments(scope, since), _reactions(scope, since)).subquery()
-    rows = await session.execute(select(both).order_by(both.c.created_at))
+def _posts_and_comments(community_id: int) -> Any:
+    """The ids of the threads shared in a community and of their comments: the posts whose
+    `coalesce(root_id, id)` is shared there, found through indexes rather than by reading every
+    reaction (an expression on both sides of a join cannot use one)."""
+    shared = select(PostCommunity.post_id).where(PostCommunity.community_id == community_id)
+    roots = select(Post.id).where(Post.id.in_(shared), Post.root_id.is_(None))
+    comments = select(Post.id).where(Post.root_id.in_(shared))
+    return union_all(roots, comments)
+
+
+def _events(scope: Scope, since: datetime) -> Any:
+    """Posts, comments and reactions in the scope since `since`: kind, actor_id, created_at and
+    target (a comment's thread author, a reaction's post author)."""
+    return union_all(_roots(scope, since), _comments(scope, since), _reactions(scope, since)).subquery()
+
+
+def _per_window(rows: Any, windows: Sequence[Window]) -> list[ColumnElement[Any]]:
     return [
-        Event(kind=str(k), actor_id=int(a), at=_aware(at), target_author_id=t, root_id=r)
-        for k, a, at, t, r in rows.all()
+        func.sum(case((and_(rows.c.created_at >= w.since, rows.c.created_at < w.until), 1), else_=0)).label(
+            f"w{i}"
+        )
+        for i, w in enumerate(windows)
     ]
 
 
-def _aware(value: datetime | str) -> datetime:
-    # A UNION may lose the column type on SQLite, so a time can come back as the stored text.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+def _totals(label: Any, rows: Any, count: int) -> Any:
+    """Per window: the sum of the events and the number of people with at least one."""
+    columns = [rows.c[f"w{i}"] for i in range(count)]
+    return select(
+        label,
+        *[func.sum(column) for column in columns],
+        *[func.sum(case((column > 0, 1), else_=0)) for column in columns],
+    )
 
 
-async def questions(session: AsyncSession, scope: Scope, since: datetime) -> list[Question]:
+async def tallies(session: AsyncSession, scope: Scope, windows: Sequence[Window]) -> list[dict[str, Tally]]:
+    """For each window: a Tally per kind (post, comment, reaction), for every kind together (ANYONE)
+    and, in a community, for every kind together by its current members only (MEMBERS)."""
+    if not windows:
+        return []
+    events = _events(scope, min(w.since for w in windows))
+    per_person = (
+        select(events.c.kind, events.c.actor_id, *_per_window(events, windows))
+        .where(events.c.created_at < max(w.until for w in windows))
+        .group_by(events.c.kind, events.c.actor_id)
+        .cte("per_person")
+    )
+    people = (
+        select(
+            per_person.c.actor_id,
+            *[func.sum(per_person.c[f"w{i}"]).label(f"w{i}") for i, _ in enumerate(windows)],
+        )
+        .group_by(per_person.c.actor_id)
+        .cte("people")
+    )
+    parts = [
+        _totals(per_person.c.kind, per_person, len(windows)).group_by(per_person.c.kind),
+        _totals(literal(ANYONE), people, len(windows)),
+    ]
+    if scope.community_id is not None:
+        member_ids = select(_members(scope).subquery().c.actor_id)
+        parts.append(_totals(literal(MEMBERS), people, len(windows)).where(people.c.actor_id.in_(member_ids)))
+    found = {str(row[0]): row[1:] for row in (await session.execute(union_all(*parts))).all()}
+    empty = [0] * (2 * len(windows))
+    return [
+        {
+            name: Tally(int(values[i] or 0), int(values[len(windows) + i] or 0))
+            for name, values in ((name, found.get(name, empty)) for name in (*KINDS, ANYONE, MEMBERS))
+        }
+        for i in range(len(windows))
+    ]
+
+
+def _questions(scope: Scope, since: datetime) -> Any:
     """Threads started since `since` that ask: polls, and posts whose title or text ends with '?'."""
     statement = select(Post.id, Post.author_id, Post.created_at).where(
         Post.parent_id.is_(None),
@@ -141,31 +231,74 @@ async def questions(session: AsyncSession, scope: Scope, since: datetime) -> lis
         ),
     )
     if scope.community_id is not None:
-        statement = statement.join(PostCommunity, PostCommunity.post_id == Post.id).where(
+        return statement.join(PostCommunity, PostCommunity.post_id == Post.id).where(
             PostCommunity.community_id == scope.community_id
         )
-    else:
-        statement = statement.join(Actor, Actor.id == Post.author_id).where(Actor.local.is_(True))
-    return [Question(int(i), int(a), at) for i, a, at in (await session.execute(statement)).all()]
+    return statement.where(_written_locally())
 
 
-async def first_answers(session: AsyncSession, questions_: list[Question]) -> dict[int, tuple[int, datetime]]:
-    """For each question, (responder, time) of the first comment by someone other than its author."""
-    if not questions_:
-        return {}
-    authors = {q.id: q.author_id for q in questions_}
-    found: dict[int, tuple[int, datetime]] = {}
-    ids = list(authors)
-    for start in range(0, len(ids), 500):
-        rows = await session.execute(
-            select(Post.root_id, Post.author_id, Post.created_at)
-            .where(Post.root_id.in_(ids[start : start + 500]), *_live(Post))
-            .order_by(Post.created_at, Post.id)
+def _first_answers(asked: Any) -> Any:
+    """The first comment (by time, then id) of each question by someone other than its author."""
+    order = func.row_number().over(partition_by=Post.root_id, order_by=(Post.created_at, Post.id))
+    replies = (
+        select(
+            Post.root_id.label("question_id"),
+            Post.author_id.label("responder"),
+            Post.created_at.label("answered_at"),
+            order.label("rank"),
         )
-        for root_id, author_id, at in rows.all():
-            if root_id is not None and root_id not in found and author_id != authors[root_id]:
-                found[int(root_id)] = (int(author_id), at)
-    return found
+        .join(asked, asked.c.id == Post.root_id)
+        .where(Post.author_id != asked.c.author_id, *_live(Post))
+        .subquery()
+    )
+    return select(replies.c.question_id, replies.c.responder, replies.c.answered_at).where(
+        replies.c.rank == 1
+    )
+
+
+async def questions(session: AsyncSession, scope: Scope, since: datetime) -> list[Question]:
+    """The questions asked since `since`, each with its first answer if any."""
+    asked = _questions(scope, since).cte("asked")
+    first = _first_answers(asked).subquery()
+    rows = await session.execute(
+        select(asked.c.id, asked.c.author_id, asked.c.created_at, first.c.responder, first.c.answered_at)
+        .outerjoin(first, first.c.question_id == asked.c.id)
+        .order_by(asked.c.id)
+    )
+    return [
+        Question(int(i), int(a), _aware(at), None if r is None else int(r), None if t is None else _aware(t))
+        for i, a, at, r, t in rows.all()
+    ]
+
+
+def _aware(value: datetime | str) -> datetime:
+    # Through a subquery SQLite may lose the column type, so a time can come back as the stored text.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+async def helpfulness(
+    session: AsyncSession, scope: Scope, since: datetime, *, members_only: bool
+) -> dict[int, int]:
+    """Points per person since `since`: one per comment in someone else's thread and one per reaction
+    received from someone else; in a community, for its current members only."""
+    both = union_all(_comments(scope, since), _reactions(scope, since)).subquery()
+    others = and_(both.c.target.is_not(None), both.c.target != both.c.actor_id)
+    who = case((both.c.kind == "comment", both.c.actor_id), else_=both.c.target)
+    statement = select(who, func.count()).where(others).group_by(who)
+    if members_only:
+        statement = statement.where(who.in_(select(_members(scope).subquery().c.actor_id)))
+    return {int(person): int(points) for person, points in (await session.execute(statement)).all()}
+
+
+async def current_members(session: AsyncSession, scope: Scope, actor_ids: set[int]) -> set[int]:
+    """Those of `actor_ids` who are members of the scope now."""
+    if not actor_ids:
+        return set()
+    joined = _members(scope).subquery()
+    rows = await session.execute(select(joined.c.actor_id).where(joined.c.actor_id.in_(sorted(actor_ids))))
+    return {int(a) for a in rows.scalars().all()}
 
 
 async def community_facts(session: AsyncSession, community_id: int) -> tuple[str, list[str]]:

@@ -99,3 +99,15 @@ async def instances_that_know(session: AsyncSession, actor_id: int) -> list[tupl
     )
     rows = (await session.execute(hosts.union(members))).all()
     return sorted({(row[0], row[1]) for row in rows})
+
+
+async def has_local_member(session: AsyncSession, community_id: int) -> bool:
+    """Whether a person of this instance is an accepted member of this community (one hosted elsewhere:
+    we follow its Group)."""
+    query = (
+        select(Membership.id)
+        .join(Actor, Actor.id == Membership.actor_id)
+        .where(Membership.community_id == community_id, Membership.state == "active", Actor.local.is_(True))
+        .limit(1)
+    )
+    return (await session.execute(query)).first() is not None
