@@ -28,6 +28,11 @@ async def find_group(fed: Federation, handle: str) -> str:
     if handle.count("@") != 1:
         raise ValidationFailed("give 'community@instance' or the community's URL", field="handle")
     name, domain = handle.split("@")
+    return await webfinger_self(fed, name, domain, missing=f"no community '{name}' on {domain}")
+
+
+async def webfinger_self(fed: Federation, name: str, domain: str, *, missing: str) -> str:
+    """The actor id `name@domain`'s WebFinger document links as `self`; `missing` says it is not there."""
     scheme = "http" if fed.ctx.settings.scheme == "http" else "https"
     url = f"{scheme}://{domain}/.well-known/webfinger?resource={quote(f'acct:{name}@{domain}')}"
     refusal = await fed.fetcher.refusal(url)
@@ -38,7 +43,7 @@ async def find_group(fed: Federation, handle: str) -> str:
     except httpx.HTTPError as exc:
         raise NotFound(f"{domain} did not answer ({type(exc).__name__})", field="handle") from exc
     if response.status_code != 200 or len(response.content) > WEBFINGER_MAX_BYTES:
-        raise NotFound(f"no community '{name}' on {domain}", field="handle")
+        raise NotFound(missing, field="handle")
     try:
         links = json.loads(response.content).get("links", [])
     except (ValueError, AttributeError) as exc:
@@ -46,7 +51,7 @@ async def find_group(fed: Federation, handle: str) -> str:
     for link in links if isinstance(links, list) else []:
         if isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str):
             return str(link["href"])
-    raise NotFound(f"no community '{name}' on {domain}", field="handle")
+    raise NotFound(missing, field="handle")
 
 
 async def mirror_community(fed: Federation, group_uri: str) -> Community:

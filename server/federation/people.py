@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from urllib.parse import quote
-
-import httpx
-
-from server.activitypub.vocabulary import JRD_JSON
 from server.errors import NotFound, ValidationFailed
+from server.federation.following import webfinger_self
 from server.federation.state import Federation
 from server.services import communities, outbox, remote_follows
 from server.storage import federation as federation_store
 from server.storage.models import User
 from server.storage.social import Actor, Community, Membership
-
-WEBFINGER_MAX_BYTES = 64 * 1024
 
 
 def split_handle(handle: str) -> tuple[str, str]:
@@ -26,32 +19,10 @@ def split_handle(handle: str) -> tuple[str, str]:
     return parts[0], parts[1].lower()
 
 
-async def _webfinger(fed: Federation, name: str, domain: str) -> str:
-    scheme = "http" if fed.ctx.settings.scheme == "http" else "https"
-    url = f"{scheme}://{domain}/.well-known/webfinger?resource={quote(f'acct:{name}@{domain}')}"
-    refusal = await fed.fetcher.refusal(url)
-    if refusal is not None:
-        raise ValidationFailed(f"cannot look up {domain}: {refusal}", field="handle")
-    try:
-        response = await fed.ctx.http.get(url, headers={"Accept": JRD_JSON})
-    except httpx.HTTPError as exc:
-        raise NotFound(f"{domain} did not answer ({type(exc).__name__})", field="handle") from exc
-    if response.status_code != 200 or len(response.content) > WEBFINGER_MAX_BYTES:
-        raise NotFound(f"no one named '{name}' on {domain}", field="handle")
-    try:
-        links = json.loads(response.content).get("links", [])
-    except (ValueError, AttributeError) as exc:
-        raise NotFound(f"{domain} answered an unreadable WebFinger document", field="handle") from exc
-    for link in links if isinstance(links, list) else []:
-        if isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str):
-            return str(link["href"])
-    raise NotFound(f"no one named '{name}' on {domain}", field="handle")
-
-
 async def find_person(fed: Federation, handle: str) -> Actor:
     """A person on another instance by 'name@domain': our copy, refreshed from their instance."""
     name, domain = split_handle(handle)
-    uri = await _webfinger(fed, name, domain)
+    uri = await webfinger_self(fed, name, domain, missing=f"no one named '{name}' on {domain}")
     stored = await fed.actors.refresh_actor(uri)
     if isinstance(stored, str):
         raise NotFound(f"cannot fetch '{handle}': {stored}", field="handle")
