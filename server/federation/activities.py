@@ -30,6 +30,7 @@ from server.storage import reach as store
 from server.storage.social import Attachment, Post
 
 SENDABLE = ("allow", "label", "redact", "reference_only")
+WHOLE = ("allow", "label")
 
 
 async def _may_read(fed: Federation, post: Post, who: Signer) -> bool:
@@ -43,7 +44,9 @@ async def _may_read(fed: Federation, post: Post, who: Signer) -> bool:
         return who.domain in await graph.member_instance_domains(session, private)
 
 
-def _egress_allows(fed: Federation, who: Signer, post: Post | None) -> bool:
+def _egress_allows(fed: Federation, who: Signer, post: Post | None, *, whole: bool = False) -> bool:
+    """The sending charter lets this post go to the peer (`whole`: unchanged, neither redacted nor as a
+    reference)."""
     ctx = fed.ctx
     peer = ctx.settings.peer(who.domain)
     jurisdiction = peer.jurisdiction if peer else None
@@ -61,7 +64,7 @@ def _egress_allows(fed: Federation, who: Signer, post: Post | None) -> bool:
             ),
         ),
     )
-    return decision.action in SENDABLE
+    return decision.action in (WHOLE if whole else SENDABLE)
 
 
 async def sent_activity(request: Request) -> Response:
@@ -78,10 +81,17 @@ async def sent_activity(request: Request) -> Response:
     if who is None:
         return _not_found()
     async with fed.ctx.sessions() as session:
-        delivered = await store.sent_to_domain(session, uri, who.domain)
-    if not delivered and (post is None or not await _may_read(fed, post, who)):
-        return _not_found()
-    if not _egress_allows(fed, who, post):
+        # What was sent to this peer, as the charter shaped it for this peer; else, for a peer that may
+        # read the post, the activity as no article changed it, and only where the charter sends it whole.
+        own = await store.sent_activity(session, uri, domain=who.domain)
+        plain = None if own else await store.sent_activity(session, uri, plain=True)
+    if own is not None:
+        row = own
+    elif plain is not None and post is not None and await _may_read(fed, post, who):
+        if not _egress_allows(fed, who, post, whole=True):
+            return _not_found()
+        row = plain
+    else:
         return _not_found()
     if post is not None and post.deleted_at is not None and row.payload.get("type") != "Delete":
         return activity_response(

@@ -9,24 +9,20 @@ from server.storage.delivery_models import Delivery
 from server.storage.social import Actor, Follow, Membership
 
 
-async def sent_activity(session: AsyncSession, activity_uri: str) -> Delivery | None:
-    """The latest delivery row that carried the activity with this id (its payload is the activity)."""
-    query = (
-        select(Delivery)
-        .where(Delivery.activity_uri == activity_uri, Delivery.state != "awaiting_consent")
-        .order_by(Delivery.id.desc())
-        .limit(1)
+async def sent_activity(
+    session: AsyncSession, activity_uri: str, *, domain: str | None = None, plain: bool = False
+) -> Delivery | None:
+    """The latest delivery row that carried the activity with this id (its payload is the activity):
+    the one sent to `domain` if given, or with `plain` one no charter article changed (the whole activity).
+    """
+    query = select(Delivery).where(
+        Delivery.activity_uri == activity_uri, Delivery.state != "awaiting_consent"
     )
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-async def sent_to_domain(session: AsyncSession, activity_uri: str, domain: str) -> bool:
-    query = select(Delivery.id).where(
-        Delivery.activity_uri == activity_uri,
-        Delivery.peer_domain == domain,
-        Delivery.state != "awaiting_consent",
-    )
-    return (await session.execute(query.limit(1))).first() is not None
+    if domain is not None:
+        query = query.where(Delivery.peer_domain == domain)
+    if plain:
+        query = query.where(Delivery.article.is_(None))
+    return (await session.execute(query.order_by(Delivery.id.desc()).limit(1))).scalar_one_or_none()
 
 
 async def follow_by_activity(session: AsyncSession, activity_uri: str) -> Follow | None:

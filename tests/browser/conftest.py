@@ -7,6 +7,7 @@ Screenshots of the main pages go to `docs/screenshots/` only when `CERCLE_SCREEN
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -84,16 +85,9 @@ def run_cercle(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-@pytest.fixture(scope="module")
-def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    """`cercle init` then `cercle run` on a free port, with people made by `cercle user create`."""
-    directory = tmp_path_factory.mktemp("browser-instance")
-    port = free_port()
-    run_cercle(directory, "init", "--domain", f"127.0.0.1:{port}", "--registration", "open")
-    for name in ("manon", "bruno", "chloe"):
-        run_cercle(
-            directory, "user", "create", name, "--email", f"{name}@corp.example", "--password", PASSWORD
-        )
+@contextlib.contextmanager
+def serving(directory: Path, port: int) -> Iterator[Instance]:
+    """`cercle run` in `directory` on `port`, until ready (`/readyz`); stopped on exit."""
     log = (directory / "run.log").open("wb")
     process = subprocess.Popen(
         [CERCLE, "run", "--port", str(port)],
@@ -120,6 +114,20 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+    """`cercle init` then `cercle run` on a free port, with people made by `cercle user create`."""
+    directory = tmp_path_factory.mktemp("browser-instance")
+    port = free_port()
+    run_cercle(directory, "init", "--domain", f"127.0.0.1:{port}", "--registration", "open")
+    for name in ("manon", "bruno", "chloe"):
+        run_cercle(
+            directory, "user", "create", name, "--email", f"{name}@corp.example", "--password", PASSWORD
+        )
+    with serving(directory, port) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -5,25 +5,21 @@ cross-border consent step of the walk-through on an instance whose charter (`cn`
 from __future__ import annotations
 
 import re
-import subprocess
-import time
 import tomllib
 from collections.abc import Iterator
 
-import httpx
 import pytest
 import tomli_w
 
 from tests.browser.conftest import (
-    CERCLE,
     PHONE,
     Instance,
-    _environment,
     accept_charter,
     accessibility_problems,
     new_context,
     run_cercle,
     screenshot,
+    serving,
     sign_in,
     skip_without_a_browser,
 )
@@ -51,32 +47,8 @@ def cn_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     values = tomllib.loads(config.read_text())
     values["peers"] = PEERS
     config.write_text(tomli_w.dumps(values))
-    log = (directory / "run.log").open("wb")
-    process = subprocess.Popen(
-        [CERCLE, "run", "--port", str(port)],
-        cwd=directory,
-        env=_environment(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError((directory / "run.log").read_text())
-            time.sleep(0.2)
-        yield Instance(url=url, directory=directory)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+    with serving(directory, port) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

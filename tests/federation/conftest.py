@@ -143,10 +143,12 @@ class Instance:
 
     async def signer(self, username: str, at: datetime | None = None) -> SignatureAuth:
         """The signing auth of a local person, with their keys read from this instance's database."""
+        return await self.signer_for(f"{self.base}/users/{username}", at)
+
+    async def signer_for(self, uri: str, at: datetime | None = None) -> SignatureAuth:
+        """The signing auth of any local actor (a Group too), keys read from this instance's database."""
         async with self.ctx.sessions() as session:
-            actor = (
-                await session.execute(select(Actor).where(Actor.uri == f"{self.base}/users/{username}"))
-            ).scalar_one()
+            actor = (await session.execute(select(Actor).where(Actor.uri == uri))).scalar_one()
             rows = (await session.execute(select(ActorKey).where(ActorKey.actor_id == actor.id))).scalars()
             by_algorithm = {row.algorithm: row for row in rows}
         rsa_row, ed_row = by_algorithm["rsa"], by_algorithm["ed25519"]

@@ -6,14 +6,11 @@ import json
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from sqlalchemy import select
 
-from server.activitypub.auth import SignatureAuth
-from server.activitypub.keys import load_private_key_pem
 from server.federation.processing import dispatch
 from server.storage.moderation import GroupModerator, Report
-from server.storage.social import Actor, ActorKey, Membership, Post
+from server.storage.social import Actor, Membership, Post
 from tests.federation.conftest import Instance, activity_doc, deliver
 from tests.federation.test_communities import community, settle, token
 
@@ -21,30 +18,10 @@ LEAN = "https://paris.example/c/lean"
 ALICE = "https://munich.example/users/alice"
 
 
-async def actor_signer(instance: Instance, uri: str) -> SignatureAuth:
-    """The signing auth of any local actor (a Group too), keys read from the instance's database."""
-    async with instance.ctx.sessions() as session:
-        actor = (await session.execute(select(Actor).where(Actor.uri == uri))).scalar_one()
-        rows = (await session.execute(select(ActorKey).where(ActorKey.actor_id == actor.id))).scalars()
-        by_algorithm = {row.algorithm: row for row in rows}
-    rsa_row, ed_row = by_algorithm["rsa"], by_algorithm["ed25519"]
-    assert rsa_row.private_pem and ed_row.private_pem
-    rsa_key, ed_key = load_private_key_pem(rsa_row.private_pem), load_private_key_pem(ed_row.private_pem)
-    assert isinstance(rsa_key, rsa.RSAPrivateKey) and isinstance(ed_key, ed25519.Ed25519PrivateKey)
-    return SignatureAuth(
-        rsa_row.key_id,
-        rsa_key,
-        memory=instance.formats,
-        ed25519_key_id=ed_row.key_id,
-        ed25519_key=ed_key,
-        clock=instance.clock.now,
-    )
-
-
 async def deliver_as(
     sender: Instance, uri: str, target: Instance, activity: dict[str, Any]
 ) -> httpx.Response:
-    auth = await actor_signer(sender, uri)
+    auth = await sender.signer_for(uri)
     request = target.http.build_request(
         "POST",
         f"{target.base}/inbox",

@@ -8,13 +8,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.context import Context
-from server.errors import Forbidden, NotFound
 from server.services import moderation, posts
 from server.services.permissions import STANDINGS, VISIBILITIES, Action, allowed
 from server.storage import communities as community_store
 from server.storage.models import User
 from server.storage.social import Membership
-from tests.social.helpers import community, person
+from tests.social.helpers import attempt, community, person
 
 
 def expected(action: Action, visibility: str, who: str | None) -> str:
@@ -32,20 +31,6 @@ def test_reporting_is_for_participants_and_the_queue_for_moderators() -> None:
         )
         assert allowed(Action.MODERATE, visibility, "moderator")
         assert not allowed(Action.MODERATE, visibility, "member")
-
-
-async def _attempt(ctx: Context, call: Callable[[AsyncSession], Awaitable[object]]) -> str:
-    async with ctx.sessions() as session:
-        await session.begin()
-        try:
-            await call(session)
-            return "ok"
-        except NotFound:
-            return "notfound"
-        except Forbidden:
-            return "forbidden"
-        finally:
-            await session.rollback()
 
 
 @pytest.mark.parametrize("visibility", VISIBILITIES)
@@ -97,7 +82,7 @@ async def test_matrix(ctx: Context, visibility: str) -> None:
     mismatches = []
     for who, user in people.items():
         for action, make in calls.items():
-            got = await _attempt(ctx, make(user))
+            got = await attempt(ctx, make(user))
             want = expected(action, visibility, who)
             if got != want:
                 mismatches.append(f"{visibility}/{who}/{action.value}: got {got}, expected {want}")

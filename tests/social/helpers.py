@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from server.context import Context
+from server.errors import Forbidden, NotFound
 from server.services import accounts, charter, communities
 from server.storage.models import User
 from server.storage.social import Community
@@ -40,3 +45,18 @@ async def community(
             kind=kind,
             visibility=visibility,
         )
+
+
+async def attempt(ctx: Context, call: Callable[[AsyncSession], Awaitable[object]]) -> str:
+    """Run one use case in a transaction that is always rolled back; report how it ended."""
+    async with ctx.sessions() as session:
+        await session.begin()
+        try:
+            await call(session)
+            return "ok"
+        except NotFound:
+            return "notfound"
+        except Forbidden:
+            return "forbidden"
+        finally:
+            await session.rollback()

@@ -13,13 +13,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.context import Context
-from server.errors import Forbidden, NotFound
 from server.services import communities, feeds, posts
 from server.services.permissions import STANDINGS, VISIBILITIES, Action, allowed, can_assign_role
 from server.storage import communities as community_store
 from server.storage.models import User
 from server.storage.social import Membership
-from tests.social.helpers import community, person
+from tests.social.helpers import attempt, community, person
 
 POST_LEVEL = {Action.COMMENT, Action.REACT}
 
@@ -45,21 +44,6 @@ def test_role_assignment_rules() -> None:
     assert not can_assign_role("manager", "manager", "member")
     assert not can_assign_role("manager", "member", "owner")
     assert not can_assign_role("moderator", "member", "guest")
-
-
-async def _attempt(ctx: Context, call: Callable[[AsyncSession], Awaitable[object]]) -> str:
-    """Run one use case in a transaction that is always rolled back; report how it ended."""
-    async with ctx.sessions() as session:
-        await session.begin()
-        try:
-            await call(session)
-            return "ok"
-        except NotFound:
-            return "notfound"
-        except Forbidden:
-            return "forbidden"
-        finally:
-            await session.rollback()
 
 
 @pytest.mark.parametrize("visibility", VISIBILITIES)
@@ -107,7 +91,7 @@ async def test_matrix(ctx: Context, visibility: str) -> None:
     mismatches = []
     for who, user in people.items():
         for action, make in calls.items():
-            got = await _attempt(ctx, make(user))
+            got = await attempt(ctx, make(user))
             want = expected(action, visibility, who)
             if got != want:
                 mismatches.append(f"{visibility}/{who}/{action.value}: got {got}, expected {want}")
