@@ -80,12 +80,11 @@ async def hydrate(
 
     With the instance's `charter`, each view carries the notices its *display* rules require.
     """
-    posts = await store.load_posts(session, post_ids)
-    actors = await store.load_actors(session, [p.author_id for p in posts.values()])
+    loaded = await store.load_posts_with_authors(session, post_ids)
+    posts = {pid: post for pid, (post, _) in loaded.items()}
     shares = await store.shares_of(session, list(posts))
     attachments = await store.attachments_of(session, list(posts))
-    counts = await store.reaction_counts(session, list(posts))
-    mine = await store.reactions_by(session, actor_id_of(viewer), list(posts))
+    counts, mine = await store.reaction_counts(session, list(posts), mine_of=actor_id_of(viewer))
     polls = [p.id for p in posts.values() if p.kind == "poll"]
     poll_counts = await store.poll_results(session, polls)
     for poll in (posts[pid] for pid in polls):
@@ -95,7 +94,7 @@ async def hydrate(
     views: dict[int, PostView] = {
         pid: PostView(
             post=post,
-            author=actors[post.author_id],
+            author=loaded[pid][1],
             attachments=attachments.get(pid, []),
             reactions=counts.get(pid, {}),
             my_reactions=mine.get(pid, set()),

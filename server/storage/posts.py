@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select, true, tuple_, update
+from sqlalchemy import and_, case, delete, func, or_, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.storage.social import (
@@ -241,6 +241,16 @@ async def load_posts(session: AsyncSession, post_ids: Sequence[int]) -> dict[int
     }
 
 
+async def load_posts_with_authors(
+    session: AsyncSession, post_ids: Sequence[int]
+) -> dict[int, tuple[Post, Actor]]:
+    """These posts and their authors, in one statement."""
+    if not post_ids:
+        return {}
+    query = select(Post, Actor).join(Actor, Actor.id == Post.author_id).where(Post.id.in_(set(post_ids)))
+    return {post.id: (post, author) for post, author in (await session.execute(query)).all()}
+
+
 async def load_actors(session: AsyncSession, actor_ids: Sequence[int]) -> dict[int, Actor]:
     if not actor_ids:
         return {}
@@ -261,30 +271,30 @@ async def shares_of(session: AsyncSession, post_ids: Sequence[int]) -> list[tupl
     return [(row[0], row[1], bool(row[2])) for row in (await session.execute(query)).all()]
 
 
-async def reaction_counts(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    result: dict[int, dict[str, int]] = {p: {} for p in post_ids}
+async def reaction_counts(
+    session: AsyncSession, post_ids: Sequence[int], *, mine_of: int | None = None
+) -> tuple[dict[int, dict[str, int]], dict[int, set[str]]]:
+    """Per post, the count of each kind of reaction and the kinds `mine_of` reacted with, in one
+    statement."""
+    counts: dict[int, dict[str, int]] = {p: {} for p in post_ids}
+    mine: dict[int, set[str]] = {p: set() for p in post_ids}
     if not post_ids:
-        return result
+        return counts, mine
     query = (
-        select(Reaction.post_id, Reaction.kind, func.count())
+        select(
+            Reaction.post_id,
+            Reaction.kind,
+            func.count(),
+            func.max(case((Reaction.actor_id == (mine_of or -1), 1), else_=0)),
+        )
         .where(Reaction.post_id.in_(set(post_ids)))
         .group_by(Reaction.post_id, Reaction.kind)
     )
-    for post_id, kind, count in (await session.execute(query)).all():
-        result[post_id][kind] = int(count)
-    return result
-
-
-async def reactions_by(session: AsyncSession, actor_id: int, post_ids: Sequence[int]) -> dict[int, set[str]]:
-    result: dict[int, set[str]] = {p: set() for p in post_ids}
-    if not post_ids:
-        return result
-    query = select(Reaction.post_id, Reaction.kind).where(
-        Reaction.actor_id == actor_id, Reaction.post_id.in_(set(post_ids))
-    )
-    for post_id, kind in (await session.execute(query)).all():
-        result[post_id].add(kind)
-    return result
+    for post_id, kind, count, by_me in (await session.execute(query)).all():
+        counts[post_id][kind] = int(count)
+        if by_me:
+            mine[post_id].add(kind)
+    return counts, mine
 
 
 async def poll_results(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, dict[int, int]]:

@@ -248,6 +248,27 @@ async def check_publish(
     return decision
 
 
+_NOTICE_MEMO_SIZE = 20_000
+
+
+class _NoticeMemo:
+    """Display notices already worked out under one charter object. The decision is a pure function of
+    the charter and the facts, and a feed page asks for the same posts again and again; the memo holds
+    the charter it was built for, so a reloaded charter starts afresh."""
+
+    def __init__(self) -> None:
+        self.charter: Charter | None = None
+        self.notices: dict[tuple[object, ...], tuple[tuple[str, str], ...]] = {}
+
+    def of(self, charter: Charter) -> dict[tuple[object, ...], tuple[tuple[str, str], ...]]:
+        if self.charter is not charter or len(self.notices) >= _NOTICE_MEMO_SIZE:
+            self.charter, self.notices = charter, {}
+        return self.notices
+
+
+_notice_memo = _NoticeMemo()
+
+
 def display_labels(
     charter: Charter,
     lang: str,
@@ -260,19 +281,22 @@ def display_labels(
     is_remote: bool = False,
 ) -> list[tuple[str, str]]:
     """The notices to show beside content, as (article id, text in `lang`)."""
-    facts = DisplayFacts(
-        content=ContentFacts(
-            text=text,
-            hashtags=tuple(hashtags),
-            community_kind=community_kind,
-            community_tags=frozenset(community_tags),
-        ),
-        origin_jurisdiction=origin_jurisdiction,
-        is_remote=is_remote,
-    )
-    decision = evaluate_display(charter, facts)
-    texts = {label.article_id: localize(label.text, lang) for label in decision.labels}
-    return list(texts.items())
+    hashtags, tags = tuple(hashtags), frozenset(community_tags)
+    key = (lang, text, hashtags, community_kind, tags, origin_jurisdiction, is_remote)
+    memo = _notice_memo.of(charter)
+    found = memo.get(key)
+    if found is None:
+        facts = DisplayFacts(
+            content=ContentFacts(
+                text=text, hashtags=hashtags, community_kind=community_kind, community_tags=tags
+            ),
+            origin_jurisdiction=origin_jurisdiction,
+            is_remote=is_remote,
+        )
+        decision = evaluate_display(charter, facts)
+        texts = {label.article_id: localize(label.text, lang) for label in decision.labels}
+        found = memo[key] = tuple(texts.items())
+    return list(found)
 
 
 async def check_membership(
