@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.storage.models import User
-from server.storage.social import Actor, ActorKey, Community, Follow, InboxActivity, Membership, Post
+from server.storage.social import Actor, ActorKey, Community, Follow, InboxActivity, Membership, Post, Profile
 
 ACTIVE_MEMBER_STATES = ("active",)
 
@@ -133,6 +133,9 @@ async def upsert_remote_actor(
         for name, value in values.items():
             setattr(actor, name, value)
     await session.flush()
+    if actor.kind == "Person" and await session.get(Profile, actor.id) is None:
+        # Their instance keeps the rich profile; an empty one here gives them a page, like anyone.
+        session.add(Profile(actor_id=actor.id, updated_at=now))
     await session.execute(delete(ActorKey).where(ActorKey.actor_id == actor.id))
     for key in keys:
         taken = await session.execute(select(ActorKey.id).where(ActorKey.key_id == key.key_id))
