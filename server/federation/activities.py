@@ -7,8 +7,9 @@ Group's word is enough: `server.federation.vouching`). So every activity id we m
 payload we delivered (read back from the delivery queue).
 
 Who may fetch one: an instance it was delivered to, or one that may read the post it concerns
-under the rules of the post object itself (a post of an open community or a profile: any peer; of a
-closed or secret community hosted here: an instance with an accepted member). The sending charter's
+under the rules of the post object itself (`collections.may_read_thread`: a post of an open community
+or a profile: any peer; of a closed or secret community: an instance with an accepted member, or the
+community's host). The sending charter's
 *egress* rules apply to the requester's jurisdiction as to a delivery (refused or held: 404). An
 activity that carried content whose post is deleted since answers 410; an unknown or refused one
 answers 404, so its existence is not confirmed.
@@ -22,10 +23,10 @@ from starlette.routing import BaseRoute
 
 from server.federation.actors import _authorize, _not_found
 from server.federation.authentication import Signer
+from server.federation.collections import may_read_thread
 from server.federation.negotiation import DocumentRoute, activity_response
 from server.federation.state import Federation, federation_of
 from server.policy import ContentFacts, EgressFacts, evaluate_egress
-from server.storage import federation_graph as graph
 from server.storage import reach as store
 from server.storage.social import Attachment, Post
 
@@ -34,14 +35,8 @@ WHOLE = ("allow", "label")
 
 
 async def _may_read(fed: Federation, post: Post, who: Signer) -> bool:
-    if post.held:
-        return False
-    async with fed.ctx.sessions() as session:
-        places = await graph.communities_of_post(session, post.root_id or post.id)
-        private = [community.id for community, _ in places if community.visibility != "open"]
-        if not private:
-            return True
-        return who.domain in await graph.member_instance_domains(session, private)
+    """The rule of the post object (`collections.may_read_thread`); a held post is no one's to read."""
+    return not post.held and await may_read_thread(fed, who, post.root_id or post.id)
 
 
 def _egress_allows(fed: Federation, who: Signer, post: Post | None, *, whole: bool = False) -> bool:

@@ -33,7 +33,6 @@ from server.federation.redaction import profile_for
 from server.federation.state import Federation, federation_of
 from server.services.actors import GROUP, PERSON, ensure_actor_keys, get_or_create_instance_actor
 from server.storage import federation as store
-from server.storage import reach as reach_store
 from server.storage.social import Actor, ActorKey, Community
 
 NOT_FOUND = ("not-found", "no such actor")
@@ -66,7 +65,7 @@ async def _authorize(
         if who is None:
             return _not_found()
         async with fed.ctx.sessions() as session:  # an invited person's instance reads the invitation's Group
-            if not await reach_store.domain_is_member_or_invited(session, community.id, who.domain):
+            if not await store.domain_has_member(session, community.id, who.domain, or_invited=True):
                 return _not_found()
     return who
 

@@ -61,7 +61,7 @@ async def request_if_first(session: AsyncSession, follow_id: str, now: datetime)
     community = await session.get(Community, membership.community_id)
     if community is None or community.local:
         return False
-    if await store.count_active_local_members(session, community.id) != 1:
+    if await graph.count_local_members(session, community.id, at_most=2) != 1:
         return False
     return await store.request_backfill(session, community.id, now)
 

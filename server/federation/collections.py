@@ -91,7 +91,7 @@ async def _served(
     redacted; the post's id only; or None when it may not go at all."""
     if who is None:
         return post.uri
-    verdict = await outbox.served_verdict(
+    verdict = await outbox.egress_verdict(
         session,
         fed.ctx,
         fed.ctx.clock.now(),

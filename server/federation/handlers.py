@@ -47,15 +47,17 @@ def _now(fed: Federation) -> datetime:
     return fed.ctx.clock.now()
 
 
-async def _actor(fed: Federation, uri: str) -> Actor | None:
+async def stored_actor(fed: Federation, uri: str) -> Actor | None:
+    """Our copy of an actor, local or remote, if we have one."""
     async with fed.ctx.sessions() as session:
-        found = await federation_store.get_actor_by_uri(session, uri)
-    if found is None:
-        stored = await fed.actors.refresh_actor(uri)
-        if isinstance(stored, str):
-            return None
-        async with fed.ctx.sessions() as session:
-            found = await federation_store.get_actor_by_uri(session, uri)
+        return await federation_store.get_actor_by_uri(session, uri)
+
+
+async def known_actor(fed: Federation, uri: str) -> Actor | None:
+    """An actor from our copy, else fetched from its origin and stored; None if it cannot be had."""
+    found = await stored_actor(fed, uri)
+    if found is None and not isinstance(await fed.actors.refresh_actor(uri), str):
+        found = await stored_actor(fed, uri)
     return found
 
 
@@ -78,7 +80,7 @@ async def handle_follow(
     if found is None or not found[0].local:
         return Outcome("ignored: Follow of something not hosted here as a community")
     community, group = found
-    person = await _actor(fed, person_uri)
+    person = await known_actor(fed, person_uri)
     if person is None or person.kind != "Person":
         return Outcome("refused: follower is not a person we can fetch")
     ctx = fed.ctx
@@ -257,7 +259,7 @@ async def handle_create(
         return Outcome("refused: a reply to a post we do not have")
     if not places:
         return Outcome("ignored: not for a community known here")
-    author = await _actor(fed, author_uri)
+    author = await known_actor(fed, author_uri)
     if author is None:
         return Outcome("refused: author unknown")
     public = AS_PUBLIC in audience
@@ -473,7 +475,7 @@ async def _reaction(
     post, places = await _post_and_places(fed, target or "")
     if post is None or post.deleted_at is not None:
         return Outcome("ignored: reaction to an unknown post")
-    actor = await _actor(fed, actor_uri)
+    actor = await known_actor(fed, actor_uri)
     if actor is None:
         return Outcome("refused: reacting actor unknown")
     kind = (

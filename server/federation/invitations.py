@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.activitypub.vocabulary import id_of, ids_of, same_origin
+from server.federation.handlers import stored_actor
 from server.federation.outcome import Outcome
-from server.federation.reach import remote_actor, stored_actor
+from server.federation.reach import remote_actor
 from server.services import notifications
 from server.storage import communities as community_store
 from server.storage import federation_graph as graph

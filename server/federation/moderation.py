@@ -147,17 +147,6 @@ def _moderators_of(group: Actor) -> str | None:
     return id_of((group.raw or {}).get("attributedTo"))
 
 
-async def _person(fed: Federation, uri: str) -> Actor | None:
-    async with fed.ctx.sessions() as session:
-        found = await federation_store.get_actor_by_uri(session, uri)
-    if found is None:
-        if isinstance(await fed.actors.refresh_actor(uri), str):
-            return None
-        async with fed.ctx.sessions() as session:
-            found = await federation_store.get_actor_by_uri(session, uri)
-    return found if found is not None and found.kind == "Person" else None
-
-
 async def _moderator_change(fed: Federation, activity: dict[str, Any], *, added: bool) -> Outcome:
     kind = "Add" if added else "Remove"
     group_uri, person_uri, target = (
@@ -176,8 +165,8 @@ async def _moderator_change(fed: Federation, activity: dict[str, Any], *, added:
     community, group = found
     if target != _moderators_of(group):
         return Outcome(f"ignored: {kind} to a collection other than the Group's moderators")
-    person = await _person(fed, person_uri)
-    if person is None:
+    person = await handlers.known_actor(fed, person_uri)
+    if person is None or person.kind != "Person":
         return Outcome(f"refused: {kind} of someone who is not a person we can fetch")
 
     async def apply(session: AsyncSession) -> None:

@@ -116,8 +116,9 @@ HANDLERS: dict[str, Handler] = {
     "Reject": reach.answers_to_people(handlers.handle_reject, accepted=False),
     # Undo(Block) in moderation, any other Undo to handlers
     "Undo": reach.undos_of_people(moderation_handlers.handle_undo),
-    # a post named by id is fetched first
-    "Create": reach.creates_with_reach(references.dereferencing(handlers.handle_create)),
+    # a post named by id is fetched first, so that a profile post or the files of a post delivered by
+    # reference are handled as when delivered whole (a vote, content-less by nature, is no reference)
+    "Create": references.dereferencing(reach.creates_with_reach(handlers.handle_create)),
     "Like": handlers.handle_like,
     "EmojiReact": handlers.handle_like,
     "Flag": moderation_handlers.handle_flag,

@@ -53,17 +53,9 @@ def _text(value: Any, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-async def stored_actor(fed: Federation, uri: str) -> Actor | None:
-    async with fed.ctx.sessions() as session:
-        return await federation_store.get_actor_by_uri(session, uri)
-
-
 async def remote_actor(fed: Federation, uri: str) -> Actor | None:
-    """A remote actor, from our copy or fetched from its origin."""
-    found = await stored_actor(fed, uri)
-    if found is None:
-        stored = await fed.actors.refresh_actor(uri)
-        found = None if isinstance(stored, str) else await stored_actor(fed, uri)
+    """A remote actor not deleted, from our copy or fetched from its origin (`handlers.known_actor`)."""
+    found = await handlers.known_actor(fed, uri)
     return found if found is not None and not found.local and found.deleted_at is None else None
 
 
@@ -76,7 +68,7 @@ def follows_of_people(then: Handler) -> Handler:
     async def handle(
         fed: Federation, activity: dict[str, Any], depth: int, via: str | None = None
     ) -> Outcome:
-        target = await stored_actor(fed, id_of(activity.get("object")) or "")
+        target = await handlers.stored_actor(fed, id_of(activity.get("object")) or "")
         if target is None or not target.local or target.kind != "Person":
             return await then(fed, activity, depth, via)
         return await _follow_person(fed, activity, target)

@@ -10,8 +10,10 @@ visibility, the author's membership or the Group's announce, and the receiving c
 
 If the origin refuses (403, 404, 410) or cannot be reached, nothing is stored, and the inbox row records
 why (`refused: ... not fetched from its origin: HTTP 404`). An object without `content` is taken as a
-reference too. The fetch goes through `Fetcher`, so a reference to a host outside the allowlist, or to a
-private address in open mode, is never followed.
+reference too, except a vote (Mastodon's votes are content-less `Note`s with a `name` and an `inReplyTo`).
+The post is completed before any other `Create` handler sees it, so a profile post and the files of a post
+sent by reference are handled as when sent whole. The fetch goes through `Fetcher`, so a reference to a
+host outside the allowlist, or to a private address in open mode, is never followed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from server.activitypub.polls import is_vote
 from server.activitypub.vocabulary import id_of, same_origin
 from server.federation import handlers
 from server.federation.outcome import Outcome
@@ -33,10 +36,16 @@ Handler = Callable[["Federation", dict[str, Any], int, str | None], Awaitable[Ou
 
 
 def is_reference(obj: Any) -> bool:
-    """A bare id, or a post object without its content."""
+    """A bare id, or a post object without its content; never a vote (a `Note` that has no content by
+    nature, `server.activitypub.polls.is_vote`)."""
     if isinstance(obj, str):
         return True
-    return isinstance(obj, dict) and obj.get("type") in (None, *POST_TYPES) and "content" not in obj
+    return (
+        isinstance(obj, dict)
+        and obj.get("type") in (None, *POST_TYPES)
+        and "content" not in obj
+        and not is_vote(obj)
+    )
 
 
 def _kind(document: dict[str, Any]) -> str | None:

@@ -151,7 +151,7 @@ async def _consents(session: AsyncSession, author_user: User | None) -> frozense
     return await charter_service.consented_jurisdictions(session, author_user) if author_user else frozenset()
 
 
-async def _egress(
+async def egress_verdict(
     session: AsyncSession,
     ctx: Context,
     now: datetime,
@@ -165,8 +165,10 @@ async def _egress(
     media: frozenset[str] = frozenset(),
     consents: frozenset[str] | None = None,
 ) -> Verdict:
-    """The sender's charter on one destination; `media` names the media metadata the payload carries,
-    `consents` the author's cross-border consents when the caller already has them."""
+    """The sender's charter on one destination, recorded when an article decides: for a delivery, or for
+    content a peer fetches in a collection (a Group's outbox, a thread's `context`), the same decision.
+    `media` names the media metadata the payload carries, `consents` the author's cross-border consents
+    when the caller already has them."""
     peer = ctx.settings.peer(peer_domain)
     jurisdiction = peer.jurisdiction if peer else None
     if consents is None:
@@ -206,35 +208,6 @@ async def _egress(
     return Verdict("deny", decision.article_id)
 
 
-async def served_verdict(
-    session: AsyncSession,
-    ctx: Context,
-    now: datetime,
-    *,
-    peer_domain: str,
-    kind: str,
-    author_user: User | None,
-    text: str,
-    subject: str,
-    actor_id: int | None,
-    media: frozenset[str] = frozenset(),
-) -> Verdict:
-    """The sender's charter on content a peer fetches in a collection (a Group's outbox, a thread's
-    `context`): the same decision, recorded the same way, as for a delivery to that peer."""
-    return await _egress(
-        session,
-        ctx,
-        now,
-        peer_domain=peer_domain,
-        kind=kind,
-        author_user=author_user,
-        text=text,
-        subject=subject,
-        actor_id=actor_id,
-        media=media,
-    )
-
-
 def _body(verdict: Verdict, payload: dict[str, Any], reference: dict[str, Any] | None) -> dict[str, Any]:
     if verdict.action == "reference" and reference is not None:
         return reference
@@ -262,7 +235,7 @@ async def _enqueue(
     media = media_metadata_of(payload)
     consents = await _consents(session, author_user)  # once for all destinations
     for route in {r.destination: r for r in routes}.values():
-        verdict = await _egress(
+        verdict = await egress_verdict(
             session,
             ctx,
             now,
@@ -602,11 +575,14 @@ async def reacted(
     return await _route(session, ctx, now, post, activity, sender=actor, author_user=None)
 
 
-def follow_activity(person: Actor, group: Actor, membership_id: int) -> dict[str, Any]:
-    follow = wrap("Follow", person.uri, group.uri, to=[group.uri], cc=[], audience=None)
-    # Random part: a membership row id can come back after a leave (SQLite reuses it), and a peer that
+def follow_activity(person: Actor, target: Actor, row_id: int, *, of_person: bool = False) -> dict[str, Any]:
+    """`person`'s `Follow` of a Group (`row_id`: the membership) or, `of_person`, of a person elsewhere
+    (`row_id`: the follow)."""
+    follow = wrap("Follow", person.uri, target.uri, to=[target.uri], cc=[], audience=None)
+    # Random part: a row id can come back after a leave or an unfollow (SQLite reuses it), and a peer that
     # saw the old Follow would drop a new one with the same id as a duplicate.
-    follow["id"] = f"{person.uri}/follows/{group.domain}/{membership_id}-{secrets.token_hex(6)}"
+    serial = f"person-{row_id}" if of_person else str(row_id)
+    follow["id"] = f"{person.uri}/follows/{target.domain}/{serial}-{secrets.token_hex(6)}"
     return follow
 
 

@@ -10,7 +10,6 @@ with `Accept`; from then on their profile posts are delivered to the follower's 
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,14 +21,6 @@ from server.services.communities import actor_id_of
 from server.storage import follows as follow_store
 from server.storage.models import User
 from server.storage.social import Actor, Follow
-
-
-def follow_activity(person: Actor, target: Actor, follow_id: int) -> dict[str, object]:
-    follow = outbox.wrap("Follow", person.uri, target.uri, to=[target.uri], cc=[], audience=None)
-    # Random part: row ids come back after an unfollow (SQLite reuses them); a peer would drop a
-    # second Follow with an id it has seen.
-    follow["id"] = f"{person.uri}/follows/{target.domain}/person-{follow_id}-{secrets.token_hex(6)}"
-    return follow
 
 
 async def follow(
@@ -44,7 +35,7 @@ async def follow(
     if on and existing is None:
         row = Follow(follower_id=me.id, followed_id=target.id, state="pending", created_at=now)
         await follow_store.add_follow(session, row)
-        activity = follow_activity(me, target, row.id)
+        activity = outbox.follow_activity(me, target, row.id, of_person=True)
         row.activity_uri = str(activity["id"])
         await outbox.send_to_actor(session, ctx, now, target, activity, signer=me, person=user)
         return True

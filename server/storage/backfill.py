@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from server.storage.base import Base, UTCDateTime
 from server.storage.models import User
-from server.storage.social import Actor, Membership, Post, PostCommunity
+from server.storage.social import Post, PostCommunity
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 
@@ -90,15 +90,6 @@ async def finish_backfill(
         .where(Backfill.community_id == community_id)
         .values(state=state, stored=stored, outcome=outcome[:300], finished_at=now, leased_until=None)
     )
-
-
-async def count_active_local_members(session: AsyncSession, community_id: int) -> int:
-    query = (
-        select(func.count(Membership.id))
-        .join(Actor, Actor.id == Membership.actor_id)
-        .where(Membership.community_id == community_id, Membership.state == "active", Actor.local.is_(True))
-    )
-    return int((await session.execute(query)).scalar_one())
 
 
 def _visible_roots(community_id: int) -> ColumnElement[bool]:

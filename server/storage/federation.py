@@ -236,14 +236,17 @@ async def record_inbox_failure(session: AsyncSession, row_id: int, outcome: str)
     return int(attempts.scalar_one())
 
 
-async def domain_has_member(session: AsyncSession, community_id: int, domain: str) -> bool:
-    """Whether an actor of `domain` is an active member of the community."""
+async def domain_has_member(
+    session: AsyncSession, community_id: int, domain: str, *, or_invited: bool = False
+) -> bool:
+    """Whether an actor of `domain` is an active member of the community (`or_invited`: or invited to it)."""
+    states = (*ACTIVE_MEMBER_STATES, "invited") if or_invited else ACTIVE_MEMBER_STATES
     query = (
         select(Membership.id)
         .join(Actor, Actor.id == Membership.actor_id)
         .where(
             Membership.community_id == community_id,
-            Membership.state.in_(ACTIVE_MEMBER_STATES),
+            Membership.state.in_(states),
             Actor.domain == domain,
         )
         .limit(1)

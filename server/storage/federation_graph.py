@@ -101,13 +101,19 @@ async def instances_that_know(session: AsyncSession, actor_id: int) -> list[tupl
     return sorted({(row[0], row[1]) for row in rows})
 
 
-async def has_local_member(session: AsyncSession, community_id: int) -> bool:
-    """Whether a person of this instance is an accepted member of this community (one hosted elsewhere:
-    we follow its Group)."""
-    query = (
+async def count_local_members(session: AsyncSession, community_id: int, *, at_most: int | None = None) -> int:
+    """How many people of this instance are accepted members of this community (one hosted elsewhere: we
+    follow its Group); counted up to `at_most` if given."""
+    members = (
         select(Membership.id)
         .join(Actor, Actor.id == Membership.actor_id)
         .where(Membership.community_id == community_id, Membership.state == "active", Actor.local.is_(True))
-        .limit(1)
+        .limit(at_most)
+        .subquery()
     )
-    return (await session.execute(query)).first() is not None
+    return int((await session.execute(select(func.count()).select_from(members))).scalar_one())
+
+
+async def has_local_member(session: AsyncSession, community_id: int) -> bool:
+    """Whether a person of this instance is an accepted member of this community."""
+    return await count_local_members(session, community_id, at_most=1) > 0

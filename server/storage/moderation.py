@@ -87,13 +87,9 @@ async def open_report_by(
     return (await session.execute(query.limit(1))).scalar_one_or_none()
 
 
-async def list_open_reports(
-    session: AsyncSession, community_id: int, *, limit: int, before_id: int | None = None
-) -> Sequence[Report]:
+async def list_open_reports(session: AsyncSession, community_id: int, *, limit: int) -> Sequence[Report]:
     """A community's open reports, newest first."""
     query = select(Report).where(Report.community_id == community_id, Report.state == OPEN)
-    if before_id is not None:
-        query = query.where(Report.id < before_id)
     return (await session.execute(query.order_by(Report.id.desc()).limit(limit))).scalars().all()
 
 
@@ -127,11 +123,6 @@ async def held_posts(session: AsyncSession, community_id: int, *, limit: int) ->
 
 
 # --- moderators of Groups hosted elsewhere --------------------------------------------------------------
-
-
-async def group_moderator_ids(session: AsyncSession, community_id: int) -> set[int]:
-    query = select(GroupModerator.actor_id).where(GroupModerator.community_id == community_id)
-    return set((await session.execute(query)).scalars())
 
 
 async def is_group_moderator(session: AsyncSession, community_id: int, actor_id: int) -> bool:

@@ -1,4 +1,4 @@
-"""Storage verbs for reaching across instances: sent activities by id, person follows, invitations."""
+"""Storage verbs for reaching across instances: sent activities by id, person follows."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.storage.delivery_models import Delivery
-from server.storage.social import Actor, Follow, Membership
+from server.storage.social import Actor, Follow
 
 
 async def sent_activity(
@@ -53,21 +53,6 @@ async def has_local_follower(session: AsyncSession, actor_id: int) -> bool:
         select(Follow.id)
         .join(Actor, Actor.id == Follow.follower_id)
         .where(Follow.followed_id == actor_id, Follow.state == "accepted", Actor.local.is_(True))
-        .limit(1)
-    )
-    return (await session.execute(query)).first() is not None
-
-
-async def domain_is_member_or_invited(session: AsyncSession, community_id: int, domain: str) -> bool:
-    """Whether a person of `domain` is an active member of the community or invited to it."""
-    query = (
-        select(Membership.id)
-        .join(Actor, Actor.id == Membership.actor_id)
-        .where(
-            Membership.community_id == community_id,
-            Membership.state.in_(("active", "invited")),
-            Actor.domain == domain,
-        )
         .limit(1)
     )
     return (await session.execute(query)).first() is not None

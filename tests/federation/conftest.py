@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -258,15 +258,51 @@ def dialect(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def database_urls(request: pytest.FixtureRequest, dialect: str, tmp_path: Path) -> list[str]:
-    """Two fresh databases migrated to head (made here: the PostgreSQL helper runs its own loop)."""
+def fresh_database_urls(
+    request: pytest.FixtureRequest, dialect: str, tmp_path: Path, count: int
+) -> list[str]:
+    """`count` fresh databases migrated to head (made here: the PostgreSQL helper runs its own loop)."""
     if dialect == "postgresql":
         cluster = request.getfixturevalue("pg_cluster")
         template = request.getfixturevalue("pg_template")
-        return [fresh_pg_url(cluster, template) for _ in range(2)]
+        return [fresh_pg_url(cluster, template) for _ in range(count)]
     template_path = request.getfixturevalue("sqlite_template")
-    return [fresh_sqlite_url(template_path, tmp_path) for _ in range(2)]
+    return [fresh_sqlite_url(template_path, tmp_path) for _ in range(count)]
+
+
+async def close_instances(instances: Iterable[Instance]) -> None:
+    for instance in instances:
+        fed: Federation | None = getattr(instance.app.state, "federation", None)
+        if fed is not None:
+            await fed.close()
+        await instance.http.aclose()
+        await instance.ctx.close()
+
+
+async def running(
+    request: pytest.FixtureRequest,
+    dialect: str,
+    tmp_path: Path,
+    router: Router,
+    clock: FakeClock,
+    settings: Mapping[str, Mapping[str, Any]],
+) -> AsyncIterator[dict[str, Instance]]:
+    """One instance per domain of `settings` (with those settings), each with its own fresh database, by
+    the first part of its domain; closed when the caller is done."""
+    urls = fresh_database_urls(request, dialect, tmp_path, len(settings))
+    made: dict[str, Instance] = {}
+    for (domain, overrides), url in zip(settings.items(), urls, strict=True):
+        made[domain.split(".")[0]] = await _instance(domain, url, tmp_path, router, clock, **overrides)
+    try:
+        yield made
+    finally:
+        await close_instances(made.values())
+
+
+@pytest.fixture
+def database_urls(request: pytest.FixtureRequest, dialect: str, tmp_path: Path) -> list[str]:
+    """Two fresh databases migrated to head."""
+    return fresh_database_urls(request, dialect, tmp_path, 2)
 
 
 @pytest.fixture
@@ -277,12 +313,7 @@ async def instances(
     for domain, url in zip(("paris.example", "munich.example"), database_urls, strict=True):
         made[domain.split(".")[0]] = await _instance(domain, url, tmp_path, router, clock)
     yield made
-    for instance in made.values():
-        fed: Federation | None = getattr(instance.app.state, "federation", None)
-        if fed is not None:
-            await fed.close()
-        await instance.http.aclose()
-        await instance.ctx.close()
+    await close_instances(made.values())
 
 
 @pytest.fixture

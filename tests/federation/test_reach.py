@@ -14,11 +14,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from server.clock import FakeClock
-from server.federation.state import Federation
 from server.storage.delivery_models import Delivery
 from server.storage.social import Attachment, Follow, Membership, Notification, PollVote, Post
-from tests.conftest import fresh_pg_url, fresh_sqlite_url
-from tests.federation.conftest import Instance, Router, _instance, activity_doc, deliver
+from tests.federation.conftest import Instance, Router, activity_doc, deliver, running
 from tests.federation.test_communities import community, settle, token
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
@@ -29,25 +27,9 @@ async def trio(
     request: pytest.FixtureRequest, dialect: str, tmp_path: Path, router: Router, clock: FakeClock
 ) -> AsyncIterator[dict[str, Instance]]:
     """Paris, Munich and Lyon, each with its own fresh database (Lyon keeps files of at most 4 KiB)."""
-    if dialect == "postgresql":
-        cluster, template = request.getfixturevalue("pg_cluster"), request.getfixturevalue("pg_template")
-        urls = [fresh_pg_url(cluster, template) for _ in range(3)]
-    else:
-        template_path = request.getfixturevalue("sqlite_template")
-        urls = [fresh_sqlite_url(template_path, tmp_path) for _ in range(3)]
-    limits: dict[str, dict[str, Any]] = {"lyon.example": {"remote_media_max_bytes": 4096}}
-    made: dict[str, Instance] = {}
-    for domain, url in zip(("paris.example", "munich.example", "lyon.example"), urls, strict=True):
-        made[domain.split(".")[0]] = await _instance(
-            domain, url, tmp_path, router, clock, **limits.get(domain, {})
-        )
-    yield made
-    for instance in made.values():
-        fed: Federation | None = getattr(instance.app.state, "federation", None)
-        if fed is not None:
-            await fed.close()
-        await instance.http.aclose()
-        await instance.ctx.close()
+    settings = {"paris.example": {}, "munich.example": {}, "lyon.example": {"remote_media_max_bytes": 4096}}
+    async for made in running(request, dialect, tmp_path, router, clock, settings):
+        yield made
 
 
 async def rows(instance: Instance, model: Any, *where: Any) -> list[Any]:
@@ -66,6 +48,22 @@ async def post(instance: Instance, headers: dict[str, str], **body: Any) -> dict
     response = await instance.http.post("/api/v1/posts", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+async def closed_community_with_alice(
+    paris: Instance, munich: Instance, slug: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Pierre's closed community on Paris, with Munich's Alice an approved member: their API headers."""
+    pierre, alice = await token(paris, "pierre"), await token(munich, "alice")
+    await community(paris, pierre, slug, "closed")
+    await join(munich, alice, f"{slug}@paris.example")
+    await settle(paris, munich)
+    approved = await paris.http.post(
+        f"/api/v1/communities/{slug}/requests/alice@munich.example/approve", headers=pierre
+    )
+    assert approved.status_code == 200
+    await settle(paris, munich)
+    return pierre, alice
 
 
 async def feed(instance: Instance, headers: dict[str, str], slug: str) -> list[dict[str, Any]]:
@@ -442,6 +440,19 @@ async def test_attachments_are_fetched_from_their_origin_and_served_here(trio: d
 
     unsigned = await munich.http.get(f"/media/{small}/small.png")
     assert unsigned.status_code == 404
+
+
+async def test_the_host_of_a_closed_community_fetches_the_files_of_a_post_written_elsewhere(
+    trio: dict[str, Instance],
+) -> None:
+    paris, munich = trio["paris"], trio["munich"]
+    pierre, alice = await closed_community_with_alice(paris, munich, "board")
+    photo = await upload(munich, alice, image((8, 8)), "board.png")
+    await post(munich, alice, body="Figures", communities=["board@paris.example"], attachment_ids=[photo])
+    await settle(paris, munich)
+    # Munich knows no member of Paris: Paris reads the post (and its files) as the community's host.
+    [here] = await feed(paris, pierre, "board")
+    assert [(a["description"], a["available"]) for a in here["attachments"]] == [("board.png", True)]
 
 
 async def test_an_attachment_on_a_private_address_or_another_origin_is_never_fetched(

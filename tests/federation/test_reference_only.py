@@ -7,6 +7,7 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import delete, select
 
@@ -16,8 +17,17 @@ from server.storage.compliance import AuditEntry
 from server.storage.delivery_models import Delivery
 from server.storage.social import Actor, Membership, Post
 from tests.conftest import REPO
-from tests.federation.conftest import Instance, Router, _instance, activity_doc, deliver
-from tests.federation.test_communities import community, settle, token
+from tests.federation.conftest import (
+    Instance,
+    Router,
+    _instance,
+    activity_doc,
+    close_instances,
+    deliver,
+    running,
+)
+from tests.federation.test_communities import settle, token
+from tests.federation.test_reach import closed_community_with_alice, image, post, upload
 
 TEST_CHARTERS = Path(__file__).parent / "data" / "charters"
 
@@ -27,15 +37,21 @@ def dialect(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def _charter_dir(tmp_path: Path) -> Path:
+    """The shipped charters and the test charters, in one directory."""
+    charters = tmp_path / "charters"
+    charters.mkdir()
+    for source in [*(REPO / "charter").glob("*.toml"), *TEST_CHARTERS.glob("*.toml")]:
+        shutil.copy(source, charters / source.name)
+    return charters
+
+
 @pytest.fixture
 async def pair(
     database_urls: list[str], tmp_path: Path, router: Router, clock: FakeClock
 ) -> AsyncIterator[tuple[Instance, Instance]]:
     """Paris and Munich, each sending posts and comments to the other only as references."""
-    charters = tmp_path / "charters"
-    charters.mkdir()
-    for source in [*(REPO / "charter").glob("*.toml"), *TEST_CHARTERS.glob("*.toml")]:
-        shutil.copy(source, charters / source.name)
+    charters = _charter_dir(tmp_path)
     made = [
         await _instance(domain, url, tmp_path, router, clock, charter=charter, charter_dir=charters)
         for (domain, charter), url in zip(
@@ -45,28 +61,7 @@ async def pair(
         )
     ]
     yield made[0], made[1]
-    for instance in made:
-        await instance.fed.close()
-        await instance.http.aclose()
-        await instance.ctx.close()
-
-
-async def _closed_community_with_alice(
-    paris: Instance, munich: Instance
-) -> tuple[dict[str, str], dict[str, str]]:
-    pierre, alice = await token(paris, "pierre"), await token(munich, "alice")
-    await community(paris, pierre, "atlas", "closed")
-    joined = await munich.http.post(
-        "/api/v1/communities/remote", json={"handle": "atlas@paris.example"}, headers=alice
-    )
-    assert joined.status_code == 202
-    await settle(paris, munich)
-    approved = await paris.http.post(
-        "/api/v1/communities/atlas/requests/alice@munich.example/approve", headers=pierre
-    )
-    assert approved.status_code == 200
-    await settle(paris, munich)
-    return pierre, alice
+    await close_instances(made)
 
 
 async def _payloads(instance: Instance) -> list[dict[str, object]]:
@@ -78,7 +73,7 @@ async def test_posts_cross_as_references_and_are_fetched_from_their_origin(
     pair: tuple[Instance, Instance],
 ) -> None:
     paris, munich = pair
-    pierre, alice = await _closed_community_with_alice(paris, munich)
+    pierre, alice = await closed_community_with_alice(paris, munich, "atlas")
 
     plan = await paris.http.post(
         "/api/v1/posts", json={"body": "The cut-over plan", "communities": ["atlas"]}, headers=pierre
@@ -117,7 +112,7 @@ async def test_a_reference_the_origin_refuses_stores_nothing_and_says_why(
     pair: tuple[Instance, Instance],
 ) -> None:
     paris, munich = pair
-    pierre, _ = await _closed_community_with_alice(paris, munich)
+    pierre, _ = await closed_community_with_alice(paris, munich, "atlas")
     plan = await paris.http.post(
         "/api/v1/posts", json={"body": "The cut-over plan", "communities": ["atlas"]}, headers=pierre
     )
@@ -159,3 +154,93 @@ async def test_a_reference_to_a_private_address_is_never_followed(
     assert not any(r.url.host in ("127.0.0.1", "169.254.169.254", "10.0.0.7") for r in router.seen)
     async with paris.ctx.sessions() as session:
         assert (await session.execute(select(Post))).first() is None
+
+
+async def test_a_profile_post_sent_as_a_reference_reaches_the_followers_instance_with_its_files(
+    pair: tuple[Instance, Instance],
+) -> None:
+    paris, munich = pair
+    pierre, alice = await token(paris, "pierre"), await token(munich, "alice")
+    followed = await munich.http.put("/api/v1/people/pierre@paris.example/follow", headers=alice)
+    assert followed.status_code == 204, followed.text
+    await settle(paris, munich)
+
+    photo = await upload(paris, pierre, image((8, 8)), "site.png")
+    written = await post(
+        paris, pierre, title="Visit", body="From the site", on_profile=True, attachment_ids=[photo]
+    )
+    await settle(paris, munich)
+
+    [create] = [p for p in await _payloads(paris) if p["type"] == "Create"]
+    assert create["object"] == written["uri"]  # only the id crossed
+    home = (await munich.http.get("/api/v1/feed/home", headers=alice)).json()["items"]
+    assert [(p["title"], p["source"], p["author"]["handle"], p["on_profile"]) for p in home] == [
+        ("Visit", "From the site", "@pierre@paris.example", True)
+    ]
+    assert [(a["description"], a["available"]) for a in home[0]["attachments"]] == [("site.png", True)]
+    assert [r.outcome for r in await munich.inbox_rows()][-1] == "profile post stored"
+
+
+@pytest.fixture
+async def trio(
+    request: pytest.FixtureRequest, dialect: str, tmp_path: Path, router: Router, clock: FakeClock
+) -> AsyncIterator[dict[str, Instance]]:
+    """Paris sends posts to Munich (another country) only as references, to Lyon (its own) whole."""
+    charters = _charter_dir(tmp_path)
+    settings = {
+        "paris.example": {"charter": "fr-reference", "charter_dir": charters},
+        "munich.example": {"charter_dir": charters},
+        "lyon.example": {"charter_dir": charters},
+    }
+    async for made in running(request, dialect, tmp_path, router, clock, settings):
+        yield made
+
+
+async def _fetch_as(reader: Instance, url: str) -> httpx.Response:
+    """A signed GET of `url` by the reader's instance actor, as a peer checking a relayed activity does."""
+    return await reader.ctx.http.get(
+        url, headers={"Accept": "application/activity+json"}, auth=await reader.fed.instance_auth()
+    )
+
+
+async def test_a_sent_activity_is_served_to_each_peer_as_the_charter_shaped_it_for_that_peer(
+    trio: dict[str, Instance],
+) -> None:
+    paris, munich, lyon = trio["paris"], trio["munich"], trio["lyon"]
+    pierre, alice, luc = await token(paris, "pierre"), await token(munich, "alice"), await token(lyon, "luc")
+
+    async def follow(instance: Instance, headers: dict[str, str]) -> None:
+        followed = await instance.http.put("/api/v1/people/pierre@paris.example/follow", headers=headers)
+        assert followed.status_code == 204, followed.text
+        await settle(paris, munich, lyon)
+
+    # Only Lyon follows Pierre: the whole Create went to Lyon alone. Munich may read a profile post, but
+    # Paris's charter lets it reach Munich only as a reference: Lyon's whole copy is not Munich's to have.
+    await follow(lyon, luc)
+    first = await post(paris, pierre, body="Whole for Lyon", on_profile=True)
+    await settle(paris, munich, lyon)
+    url = f"{first['uri']}/create"
+    as_lyon, as_munich = await _fetch_as(lyon, url), await _fetch_as(munich, url)
+    assert as_lyon.status_code == 200 and as_lyon.json()["object"]["source"]["content"] == "Whole for Lyon"
+    assert as_munich.status_code == 404, as_munich.text
+
+    # Both follow: one Create, two copies under the same id, the newest one Munich's reference.
+    await follow(munich, alice)
+    second = await post(paris, pierre, body="For both", on_profile=True)
+    await settle(paris, munich, lyon)
+    url = f"{second['uri']}/create"
+    async with paris.ctx.sessions() as session:
+        copies = (
+            await session.execute(select(Delivery).where(Delivery.activity_uri == url).order_by(Delivery.id))
+        ).scalars()
+        assert [(d.peer_domain, d.payload["object"] == second["uri"]) for d in copies] == [
+            ("lyon.example", False),
+            ("munich.example", True),
+        ]
+    as_lyon, as_munich = await _fetch_as(lyon, url), await _fetch_as(munich, url)
+    whole = as_lyon.json()["object"] if as_lyon.status_code == 200 else None
+    assert isinstance(whole, dict) and whole["source"]["content"] == "For both", as_lyon.text
+    assert as_munich.status_code == 200 and as_munich.json()["object"] == second["uri"]
+    assert "For both" not in as_munich.text
+    unsigned = await paris.http.get(url, headers={"Accept": "application/activity+json"})
+    assert unsigned.status_code == 404
