@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     backfill_threads: int = Field(default=20, ge=0, le=200)  # 0: a joining instance fetches no history
     backfill_thread_items: int = Field(default=200, ge=1, le=2000)
     mail_full_text_for_private: bool = False
+    # How often the worker counts the instance's adoption figures ahead of time; the dashboard shows
+    # figures at most twice as old. 0: no snapshots, every view counts them (server/services/analytics.py).
+    analytics_refresh_seconds: int = Field(default=600, ge=0, le=86_400)
     # Single sign-on, provisioning and logs (server/identity/, server/logging_setup.py).
     oidc_discovery_url: str | None = None
     oidc_client_id: str = ""

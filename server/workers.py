@@ -1,5 +1,5 @@
-"""Background work in one place: inbound activity processing, mail, and (with federation) deliveries
-and the backfill of communities newly joined.
+"""Background work in one place: inbound activity processing, mail, (with federation) deliveries and
+the backfill of communities newly joined, and the instance's adoption figures counted ahead of time.
 
 `cercle run` starts these inside the web process by default (`run_workers_in_process`), so one
 command serves a small instance; `cercle worker` runs the same work in a process of its own.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from server.context import Context
 from server.delivery.worker import DeliveryWorker
@@ -17,6 +18,7 @@ from server.federation import backfill
 from server.federation.sender import DeliverySender
 from server.federation.state import Federation
 from server.mail import worker as mail_worker
+from server.services import analytics
 from server.web.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -69,7 +71,14 @@ class Background:
         interval = INBOX_POLL_SECONDS if self.poll_inbox else RETRY_POLL_SECONDS
         self._tasks.append(asyncio.create_task(self._poll_inbox(interval), name="cercle-inbox-poll"))
         self._tasks.append(asyncio.create_task(self._backfills(), name="cercle-backfill"))
-        logger.info("background work started: inbox processing, deliveries, mail")
+        if self.ctx.settings.analytics_refresh_seconds > 0:
+            self._tasks.append(
+                asyncio.create_task(
+                    self._analytics(float(self.ctx.settings.analytics_refresh_seconds)),
+                    name="cercle-analytics",
+                )
+            )
+        logger.info("background work started: inbox processing, deliveries, mail, analytics")
 
     async def _poll_inbox(self, interval: float) -> None:
         """Queue unprocessed inbox rows; a row is queued again only after `RETRY_POLL_SECONDS`."""
@@ -100,6 +109,19 @@ class Background:
                 logger.exception("running backfills failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=BACKFILL_POLL_SECONDS)
+
+    async def _analytics(self, interval: float) -> None:
+        """Count the instance's adoption figures for the dashboard every `interval` seconds, from the
+        start. With several processes, a period another one counted in the last half interval is left."""
+        while not self._stopping.is_set():
+            try:
+                await analytics.refresh_instance_snapshots(
+                    self.ctx.sessions, self.ctx.clock, self.ctx.charter, keep=timedelta(seconds=interval / 2)
+                )
+            except Exception:  # a database hiccup must not end the loop
+                logger.exception("counting the instance's adoption figures failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=interval)
 
     async def stop(self) -> None:
         if self._stop is not None and not self._stop.done():

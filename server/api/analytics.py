@@ -1,5 +1,6 @@
 """JSON API for adoption figures: per community (its owners and managers, administrators) and per
-instance (administrators). `?format=csv` exports, `?format=svg&series=posts` draws one weekly series."""
+instance (administrators). `?format=csv` exports, `?format=svg&series=posts` draws one weekly series.
+The instance's figures may come from the snapshot the background work counted (`figures_as_of`)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ async def instance(request: Request) -> Response:
             ctx.charter,
             user,
             weeks=query_int(request, "weeks", service.DEFAULT_WEEKS),
+            max_age=service.snapshot_max_age(ctx.settings.analytics_refresh_seconds),
         )
     return _answer(request, report)
 

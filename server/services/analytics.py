@@ -14,6 +14,14 @@ The counting is done by the database (`server.storage.analytics`): a report read
 (per kind and time window: how many events, by how many distinct people), one row per question of the
 last 90 days and one per person with helpful acts, never the events themselves. What is left here is
 arithmetic on those counts, the median response time and the charter's checks.
+
+The instance's report is the costly one (its period holds tens of thousands of events), so its raw
+figures are counted ahead of time: the background worker keeps a snapshot per period the dashboard
+offers (`refresh_instance_snapshots`, every `analytics_refresh_seconds`), and a view uses it while it is
+at most twice that old, saying when it was counted (`figures_as_of`; its weeks end then). A snapshot holds
+only what was counted and by how many people: the charter's checks are applied when it is shown, exactly
+as to figures counted on the spot, and the most helpful people are kept only where the charter allowed
+showing them. Without a usable snapshot the figures are counted on the spot and kept as the snapshot.
 """
 
 from __future__ import annotations
@@ -23,12 +31,14 @@ import html
 import io
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.clock import Clock
 from server.errors import Forbidden, NotFound, ValidationFailed
 from server.policy import Charter, analytics_allowed
 from server.policy.facts import AnalyticsFacts
@@ -48,6 +58,7 @@ QUESTION_WINDOW = 90 * DAY
 AMBASSADORS = 5
 ANSWER_POINTS = 3  # a first answer to a question counts as three helpful acts
 SERIES = ("members", "active_members", "posts", "comments", "reactions")
+WEEK_CHOICES = (4, 12, 26, 52)  # the periods the dashboards offer, and the worker keeps counted
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class Report:
     scope: str  # "instance" or the community's slug
     name: str
     generated_at: datetime
+    figures_as_of: datetime  # when the figures were counted: now, or the time of a snapshot
     charter: str
     min_group_size: int
     per_person_figures: bool
@@ -203,31 +215,85 @@ def _checker(charter: Charter, kind: str | None, tags: Sequence[str]) -> Callabl
     return hidden
 
 
+def _per_person_allowed(charter: Charter, members: int, kind: str | None, tags: Sequence[str]) -> bool:
+    """The charter's answer to figures about one person, without recording it (`check_analytics` records
+    the refusals when a report is shown)."""
+    facts = AnalyticsFacts(
+        group_size=members, per_person=True, community_tags=frozenset(tags), community_kind=kind
+    )
+    return analytics_allowed(charter, facts).action == "allow"
+
+
+@dataclass(frozen=True)
+class RawReport:
+    """Everything a report shows, before the charter: each figure and weekly point with the number of
+    people behind it, counted at `computed_at` over `weeks` weeks."""
+
+    computed_at: datetime
+    weeks: int
+    members: int  # the group the report is about, for the charter's report-level checks
+    figures: dict[str, _Raw]
+    series: dict[str, list[tuple[datetime, _Raw]]]
+    # the most helpful people as (score, actor id); None when they were not counted, because the charter
+    # did not allow figures about one person then
+    helpful: list[tuple[int, int]] | None
+
+
+def _span(charter: Charter, weeks: int | None) -> tuple[int, list[str]]:
+    """The number of weeks a report covers: as asked, within what the charter keeps."""
+    span = DEFAULT_WEEKS if weeks is None else weeks
+    if not 1 <= span <= MAX_WEEKS:
+        raise ValidationFailed(f"must be between 1 and {MAX_WEEKS}", field="weeks")
+    kept = charter.retention.periods.get("analytics")
+    if kept is not None and span * WEEK > kept.delta:
+        span = max(1, kept.delta // WEEK)
+        return span, [f"the charter keeps analytics for {kept.text}: {span} weeks shown"]
+    return span, []
+
+
+async def raw_report(
+    session: AsyncSession,
+    now: datetime,
+    charter: Charter,
+    scope: store.Scope,
+    span: int,
+    *,
+    kind: str | None = None,
+    tags: Sequence[str] = (),
+) -> RawReport:
+    """Count a report's figures. The most helpful people are counted only where the charter allows
+    figures about one person, so no snapshot keeps what could not be shown."""
+    restrict = scope.community_id is not None
+    counts = await count(session, scope, now, span)
+    questions = await store.questions(session, scope, now - QUESTION_WINDOW)
+    helpful = None
+    if _per_person_allowed(charter, counts.members, kind, tags):
+        helpful = await most_helpful(session, scope, now - QUESTION_WINDOW, questions, members_only=restrict)
+    return RawReport(
+        computed_at=now,
+        weeks=span,
+        members=counts.members,
+        figures=raw_figures(now, counts, questions, restrict_to_members=restrict),
+        series=raw_series(counts),
+        helpful=helpful,
+    )
+
+
 async def _report(
     session: AsyncSession,
     now: datetime,
     charter: Charter,
     user: User,
+    raw: RawReport,
     *,
     scope: store.Scope,
     label: str,
     name: str,
-    weeks: int | None,
+    notes: list[str],
     kind: str | None = None,
     tags: Sequence[str] = (),
 ) -> Report:
-    span = DEFAULT_WEEKS if weeks is None else weeks
-    if not 1 <= span <= MAX_WEEKS:
-        raise ValidationFailed(f"must be between 1 and {MAX_WEEKS}", field="weeks")
-    kept = charter.retention.periods.get("analytics")
-    notes: list[str] = []
-    if kept is not None and span * WEEK > kept.delta:
-        span = max(1, kept.delta // WEEK)
-        notes.append(f"the charter keeps analytics for {kept.text}: {span} weeks shown")
-    restrict = scope.community_id is not None
-    counts = await count(session, scope, now, span)
-    questions = await store.questions(session, scope, now - QUESTION_WINDOW)
-    raws = raw_figures(now, counts, questions, restrict_to_members=restrict)
+    """The report as shown: the charter applied to every raw figure, now, whenever it was counted."""
     hidden = _checker(charter, kind, tags)
     subject = f"analytics:{label}"
     await charter_service.check_analytics(
@@ -235,25 +301,25 @@ async def _report(
         now,
         charter,
         subject=subject,
-        group_size=counts.members,
+        group_size=raw.members,
         community_kind=kind,
         community_tags=tags,
         actor_id=user.actor_id,
     )
     figures = [
-        Figure(n, None, reason) if (reason := hidden(raw.people)) else Figure(n, raw.value)
-        for n, raw in raws.items()
+        Figure(n, None, reason) if (reason := hidden(value.people)) else Figure(n, value.value)
+        for n, value in raw.figures.items()
     ]
     series = {
-        n: [Point(start, None if hidden(raw.people) else raw.value) for start, raw in points]
-        for n, points in raw_series(counts).items()
+        n: [Point(start, None if hidden(value.people) else value.value) for start, value in points]
+        for n, points in raw.series.items()
     }
     per_person = await charter_service.check_analytics(
         session,
         now,
         charter,
         subject=f"{subject}:ambassadors",
-        group_size=counts.members,
+        group_size=raw.members,
         per_person=True,
         community_kind=kind,
         community_tags=tags,
@@ -262,7 +328,15 @@ async def _report(
     ambassadors: list[dict[str, Any]] | None = None
     ambassadors_hidden = None
     if per_person.action == "allow":
-        best = await most_helpful(session, scope, now - QUESTION_WINDOW, questions, members_only=restrict)
+        best = raw.helpful
+        if best is None:  # not counted: `raw_report` counts them wherever this allows, `_usable` refuses
+            best = await most_helpful(
+                session,
+                scope,
+                now - QUESTION_WINDOW,
+                await store.questions(session, scope, now - QUESTION_WINDOW),
+                members_only=scope.community_id is not None,
+            )
         names = await store.display_names(session, [a for _, a in best])
         ambassadors = [
             {"username": names[a][0], "domain": names[a][1], "display_name": names[a][2], "score": s}
@@ -275,6 +349,7 @@ async def _report(
         scope=label,
         name=name,
         generated_at=now,
+        figures_as_of=raw.computed_at,
         charter=f"{charter.id} {charter.version}",
         min_group_size=charter.analytics.min_group_size,
         per_person_figures=charter.analytics.per_person_figures,
@@ -284,6 +359,108 @@ async def _report(
         ambassadors_hidden=ambassadors_hidden,
         notes=notes,
     )
+
+
+# --- snapshots -----------------------------------------------------------------------------------------
+
+SNAPSHOT_FORMAT = 1
+
+
+def snapshot_max_age(refresh_seconds: int) -> timedelta | None:
+    """How old a snapshot may be when shown: twice the worker's interval (one missed round is fine);
+    None when snapshots are off."""
+    return timedelta(seconds=2 * refresh_seconds) if refresh_seconds > 0 else None
+
+
+def snapshot_payload(raw: RawReport) -> dict[str, Any]:
+    """A raw report as JSON for `analytics_snapshots`: values with their numbers of people, no verdict."""
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "members": raw.members,
+        "figures": {name: [value.value, value.people] for name, value in raw.figures.items()},
+        "series": {
+            name: [[start.isoformat(), value.value, value.people] for start, value in points]
+            for name, points in raw.series.items()
+        },
+        "helpful": None if raw.helpful is None else [[score, actor] for score, actor in raw.helpful],
+    }
+
+
+def from_snapshot(found: store.Snapshot) -> RawReport | None:
+    """The raw report a snapshot holds; None if it was written in another format."""
+    payload = found.payload
+    if payload.get("format") != SNAPSHOT_FORMAT:
+        return None
+    helpful = payload["helpful"]
+    return RawReport(
+        computed_at=found.computed_at,
+        weeks=found.weeks,
+        members=int(payload["members"]),
+        figures={name: _Raw(value, int(people)) for name, (value, people) in payload["figures"].items()},
+        series={
+            name: [
+                (datetime.fromisoformat(start), _Raw(value, int(people))) for start, value, people in points
+            ]
+            for name, points in payload["series"].items()
+        },
+        helpful=None if helpful is None else [(int(score), int(actor)) for score, actor in helpful],
+    )
+
+
+def _usable(raw: RawReport | None, now: datetime, max_age: timedelta, charter: Charter) -> RawReport | None:
+    """A snapshot is used if it was counted within `max_age` before now, and holds the most helpful
+    people whenever the charter now allows showing them."""
+    if raw is None or not now - max_age <= raw.computed_at <= now:
+        return None
+    if raw.helpful is None and _per_person_allowed(charter, raw.members, None, ()):
+        return None
+    return raw
+
+
+async def _instance_raw(
+    session: AsyncSession, now: datetime, charter: Charter, span: int, max_age: timedelta | None
+) -> RawReport:
+    """The instance's raw figures: a fresh enough snapshot, or counted now (and kept as the snapshot)."""
+    scope = store.Scope(None)
+    if max_age is None:
+        return await raw_report(session, now, charter, scope, span)
+    found = await store.snapshot(session, scope, span)
+    raw = _usable(None if found is None else from_snapshot(found), now, max_age, charter)
+    if raw is None:
+        raw = await raw_report(session, now, charter, scope, span)
+        await store.store_snapshot(session, scope, span, raw.computed_at, snapshot_payload(raw))
+    return raw
+
+
+def last_weeks(raw: RawReport, span: int) -> RawReport:
+    """A count over its last `span` weeks only: the headline figures do not depend on the period, and
+    the weeks of a shorter period ending at the same moment are the last ones of a longer period."""
+    return replace(raw, weeks=span, series={name: points[-span:] for name, points in raw.series.items()})
+
+
+async def refresh_instance_snapshots(
+    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    clock: Clock,
+    charter: Charter,
+    *,
+    keep: timedelta = timedelta(0),
+) -> list[int]:
+    """Count the instance's figures afresh for each period the dashboard offers and keep them as
+    snapshots; a snapshot counted less than `keep` ago is left (another process refreshed it). One count
+    over the longest period due gives the shorter ones. The numbers of weeks counted, shortest first."""
+    spans = sorted({_span(charter, weeks)[0] for weeks in WEEK_CHOICES})
+    scope = store.Scope(None)
+    now = clock.now()
+    async with sessions() as session:
+        counted_at = await store.snapshot_times(session, scope)
+        due = [span for span in spans if not (span in counted_at and now - keep < counted_at[span] <= now)]
+        if not due:
+            return []
+        raw = await raw_report(session, now, charter, scope, max(due))
+    async with sessions() as session, session.begin():  # written apart: the count holds no write lock
+        for span in due:
+            await store.store_snapshot(session, scope, span, now, snapshot_payload(last_weeks(raw, span)))
+    return due
 
 
 async def community_report(
@@ -299,28 +476,50 @@ async def community_report(
         found.check(Action.MANAGE)
         community = found.community
     kind, tags = await store.community_facts(session, community.id)
+    scope = store.Scope(community.id)
+    span, notes = _span(charter, weeks)
+    raw = await raw_report(session, now, charter, scope, span, kind=kind, tags=tags)
     return await _report(
         session,
         now,
         charter,
         user,
-        scope=store.Scope(community.id),
+        raw,
+        scope=scope,
         label=community.slug,
         name=community.name,
-        weeks=weeks,
+        notes=notes,
         kind=kind,
         tags=tags,
     )
 
 
 async def instance_report(
-    session: AsyncSession, now: datetime, charter: Charter, user: User, *, weeks: int | None = None
+    session: AsyncSession,
+    now: datetime,
+    charter: Charter,
+    user: User,
+    *,
+    weeks: int | None = None,
+    max_age: timedelta | None = None,
 ) -> Report:
-    """For administrators: the whole instance's local people and what they wrote."""
+    """For administrators: the whole instance's local people and what they wrote. With `max_age`, the
+    figures come from the snapshot if it was counted at most that long ago (`Report.figures_as_of` says
+    when), else they are counted now and kept as the snapshot; without, they are counted now."""
     if not user.is_admin:
         raise Forbidden("only administrators can see the instance's figures")
+    span, notes = _span(charter, weeks)
+    raw = await _instance_raw(session, now, charter, span, max_age)
     return await _report(
-        session, now, charter, user, scope=store.Scope(None), label="instance", name="instance", weeks=weeks
+        session,
+        now,
+        charter,
+        user,
+        raw,
+        scope=store.Scope(None),
+        label="instance",
+        name="instance",
+        notes=notes,
     )
 
 
@@ -332,6 +531,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "scope": report.scope,
         "name": report.name,
         "generated_at": report.generated_at.isoformat(),
+        "figures_as_of": report.figures_as_of.isoformat(),
         "charter": report.charter,
         "min_group_size": report.min_group_size,
         "per_person_figures": report.per_person_figures,
@@ -348,10 +548,12 @@ def report_json(report: Report) -> dict[str, Any]:
 
 
 def report_csv(report: Report) -> str:
-    """One row per figure and per point: scope, figure, week_start, value (empty when withheld), hidden."""
+    """One row per figure and per point: scope, figure, week_start, value (empty when withheld), hidden.
+    The first row, `figures_as_of`, says when the figures were counted (ISO 8601)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["scope", "figure", "week_start", "value", "hidden"])
+    writer.writerow([report.scope, "figures_as_of", "", report.figures_as_of.isoformat(), ""])
     for f in report.figures:
         writer.writerow([report.scope, f.name, "", "" if f.value is None else f.value, f.hidden or ""])
     for name, points in report.series.items():

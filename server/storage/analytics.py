@@ -15,6 +15,10 @@ person), with one column per time window holding how many of that person's event
 `CASE` on the event time, so windows may overlap and no date arithmetic, which differs between
 SQLite and PostgreSQL, is needed). A count is then the sum of a column, and the number of people
 the number of rows where it is not zero: per kind, and across kinds after grouping by person.
+
+Snapshots (`analytics_snapshots`) keep the raw figures of a report counted ahead of time, per scope and
+number of weeks: what was counted and by how many people, before the charter is applied. Whoever reads
+one applies the charter to it as to a live count.
 """
 
 from __future__ import annotations
@@ -24,10 +28,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, union_all
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
+from server.storage.base import Base, UTCDateTime
 from server.storage.models import User
 from server.storage.social import Actor, Community, Membership, Post, PostCommunity, Reaction
 
@@ -39,6 +59,11 @@ MEMBERS = "members"  # every kind together, by current members of the community 
 @dataclass(frozen=True)
 class Scope:
     community_id: int | None = None  # None: the whole instance
+
+    @property
+    def key(self) -> str:
+        """How snapshots name the scope."""
+        return "instance" if self.community_id is None else f"community:{self.community_id}"
 
 
 @dataclass(frozen=True)
@@ -326,3 +351,65 @@ async def local_communities(session: AsyncSession) -> list[tuple[int, str, str]]
         .order_by(Community.slug)
     )
     return [(int(i), s, n) for i, s, n in rows.all()]
+
+
+# --- snapshots -----------------------------------------------------------------------------------------
+
+
+class AnalyticsSnapshot(Base):
+    """The raw figures of one report (scope, number of weeks) as counted at `computed_at`; `payload` is
+    written and read by `server.services.analytics`. One row per scope and period, replaced by each count."""
+
+    __tablename__ = "analytics_snapshots"
+
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    weeks: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    weeks: int
+    computed_at: datetime
+    payload: dict[str, Any]
+
+
+async def snapshot(session: AsyncSession, scope: Scope, weeks: int) -> Snapshot | None:
+    row = (
+        await session.execute(
+            select(AnalyticsSnapshot.computed_at, AnalyticsSnapshot.payload).where(
+                AnalyticsSnapshot.scope == scope.key, AnalyticsSnapshot.weeks == weeks
+            )
+        )
+    ).one_or_none()
+    return None if row is None else Snapshot(weeks, row.computed_at, dict(row.payload))
+
+
+async def snapshot_times(session: AsyncSession, scope: Scope) -> dict[int, datetime]:
+    """When each period of the scope was last counted, by number of weeks."""
+    rows = await session.execute(
+        select(AnalyticsSnapshot.weeks, AnalyticsSnapshot.computed_at).where(
+            AnalyticsSnapshot.scope == scope.key
+        )
+    )
+    return {int(weeks): at for weeks, at in rows.all()}
+
+
+async def store_snapshot(
+    session: AsyncSession, scope: Scope, weeks: int, computed_at: datetime, payload: dict[str, Any]
+) -> None:
+    """Keep the counts of (scope, weeks), replacing older ones; a newer snapshot (written meanwhile by
+    another process) is left as it is."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(AnalyticsSnapshot).values(
+        scope=scope.key, weeks=weeks, computed_at=computed_at, payload=payload
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["scope", "weeks"],
+            set_={"computed_at": statement.excluded.computed_at, "payload": statement.excluded.payload},
+            where=AnalyticsSnapshot.computed_at <= statement.excluded.computed_at,
+        )
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from server.storage import (  # noqa: F401  (registers the tables)
+    analytics,
     backfill,
     compliance,
     delivery_models,

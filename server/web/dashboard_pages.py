@@ -22,7 +22,7 @@ from server.web.common import ctx_of
 from server.web.i18n import Gettext, gettext_for
 from server.web.templating import render
 
-WEEK_CHOICES = (4, 12, 26, 52)
+WEEK_CHOICES = analytics.WEEK_CHOICES
 TOO_SMALL = "analytics.group_too_small"
 PER_PERSON_FORBIDDEN = "analytics.per_person_forbidden"
 
@@ -125,7 +125,14 @@ async def instance_dashboard(request: Request) -> Response:
     user = await require_admin(request)
     weeks = _weeks(request)
     async with ctx.transaction() as session:
-        report = await analytics.instance_report(session, ctx.clock.now(), ctx.charter, user, weeks=weeks)
+        report = await analytics.instance_report(
+            session,
+            ctx.clock.now(),
+            ctx.charter,
+            user,
+            weeks=weeks,
+            max_age=analytics.snapshot_max_age(ctx.settings.analytics_refresh_seconds),
+        )
     context = {
         **_view(request, report, weeks),
         "scope": "instance",

@@ -49,3 +49,20 @@ async def test_down_to_base_and_up_again(database_url: str) -> None:
             assert {"users", "api_tokens"} <= await connection.run_sync(_tables)
     finally:
         await engine.dispose()
+
+
+async def test_the_analytics_snapshots_come_and_go_with_their_migration(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            assert "analytics_snapshots" in await connection.run_sync(_tables)
+        await migrate.downgrade(engine, "20261123_0009")
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(_tables)
+        assert "analytics_snapshots" not in tables and "backfills" in tables
+        await migrate.upgrade(engine)
+        async with engine.connect() as connection:
+            assert "analytics_snapshots" in await connection.run_sync(_tables)
+            assert await connection.run_sync(_diff) == []
+    finally:
+        await engine.dispose()

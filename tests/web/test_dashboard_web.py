@@ -5,15 +5,19 @@ the instance dashboard does not exist for anyone but administrators."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from babel.dates import format_datetime
 
 from server.app import create_app
 from server.context import Context, build_context
 from server.services import communities
 from server.storage.accounts import get_user_by_username
 from tests.conftest import make_settings
+from tests.search.helpers import write
+from tests.social.helpers import person
 from tests.web.test_accounts_web import make_user, sign_in
 from tests.web.test_pages_web import accept_charter, create_community
 
@@ -115,3 +119,42 @@ async def test_a_charter_without_per_person_figures_shows_none(tmp_path: Path, d
             assert figure(page.text, "Members") == "fewer than 7 people"
     finally:
         await ctx.close()
+
+
+def figures_as_of(page: str) -> str:
+    found = re.search(r'<p class="muted" id="figures-as-of">([^<]*)</p>', page)
+    assert found
+    return found.group(1)
+
+
+async def test_the_instance_dashboard_shows_counted_figures_and_when_until_they_are_too_old(
+    ctx: Context, client: httpx.AsyncClient
+) -> None:
+    await make_user(ctx, "root", admin=True)
+    authors = [await person(ctx, name) for name in ("bruno", "carla", "dora", "emil", "fanny")]
+    for author in authors:
+        await write(ctx, author, "Hello", on_profile=True)
+    await sign_in(client, "root")
+    counted_at = ctx.clock.now()
+    shown = f"Figures as of {format_datetime(counted_at, format='medium', locale='en')}."
+    page = await client.get("/admin/dashboard")
+    assert figure(page.text, "Posts, last 30 days") == "5" and figures_as_of(page.text) == shown
+
+    ctx.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
+    await write(ctx, authors[0], "Once more", on_profile=True)
+    page = await client.get("/admin/dashboard")
+    assert figure(page.text, "Posts, last 30 days") == "5" and figures_as_of(page.text) == shown
+    french = await client.get("/admin/dashboard", headers={"Accept-Language": "fr"})
+    assert "Chiffres arrêtés au " + format_datetime(counted_at, format="medium", locale="fr") in french.text
+    data = (await client.get("/api/v1/analytics?weeks=12")).json()
+    assert data["figures"]["posts_30d"] == 5 and data["figures_as_of"] == counted_at.isoformat()
+    csv = (await client.get("/api/v1/analytics?format=csv&weeks=12")).text
+    assert csv.splitlines()[1] == f"instance,figures_as_of,,{counted_at.isoformat()},"
+
+    # the worker's interval is 10 minutes: figures up to 20 minutes old are shown
+    ctx.clock.advance(timedelta(minutes=10, seconds=1))  # type: ignore[attr-defined]
+    page = await client.get("/admin/dashboard")
+    assert figure(page.text, "Posts, last 30 days") == "6"
+    assert figures_as_of(page.text) == f"Figures as of {format_datetime(ctx.clock.now(), locale='en')}."
+    other = await client.get("/admin/dashboard", params={"weeks": "4"})  # each period has its own
+    assert figures_as_of(other.text) == figures_as_of(page.text)
