@@ -251,14 +251,18 @@ async def handle_create(
             for g in dict.fromkeys(a for a in audience if a)
             if (found := await graph.community_of_group(session, g)) is not None
         ]
+        profile_thread = False
         if parent is not None:
             root = parent if parent.root_id is None else await post_store.get_post(session, parent.root_id)
             assert root is not None
             places = await graph.communities_of_post(session, root.id)
+            profile_thread = not places and root.on_profile
     if note.get("inReplyTo") and parent is None:
         return Outcome("refused: a reply to a post we do not have")
-    if not places:
+    if not places and not profile_thread:
         return Outcome("ignored: not for a community known here")
+    if parent is not None and profile_thread and not await profile_thread_accepts(fed, parent, author_uri):
+        return Outcome("refused: a comment on a profile post written elsewhere comes from its own instance")
     author = await known_actor(fed, author_uri)
     if author is None:
         return Outcome("refused: author unknown")
@@ -276,7 +280,7 @@ async def handle_create(
                     accepted.append((community, group))
             elif via == group.uri:
                 accepted.append((community, group))
-    if not accepted:
+    if not accepted and not profile_thread:
         return Outcome("refused: the author may not post there, or it was not announced by the community")
     text = _text(note.get("name"), 300) + "\n" + _text((note.get("source") or {}).get("content"), 50_000)
     decision = evaluate_ingress(
@@ -375,6 +379,21 @@ async def _relay(
                 author_user=None,
                 text="",
             )
+
+
+async def profile_thread_accepts(fed: Federation, post: Post, actor_uri: str) -> bool:
+    """Whether a comment or reaction from `actor_uri` in the thread of `post` is taken, when the thread
+    is under a person's profile post (no community). Profile posts are public: their own instance
+    takes comments and reactions from anyone; a copy elsewhere only from that instance, which speaks
+    for the thread (its followers' instances get them from it)."""
+    async with fed.ctx.sessions() as session:
+        root = post if post.root_id is None else await post_store.get_post(session, post.root_id)
+        if root is None or not root.on_profile or root.deleted_at is not None:
+            return False
+        if root.local:
+            return True
+        owner = await session.get(Actor, root.author_id)
+    return owner is not None and same_origin(actor_uri, owner.uri)
 
 
 async def _post_and_places(
@@ -484,7 +503,10 @@ async def _reaction(
         else REACTION_OF_EMOJI.get(_text(like.get("content"), 10), "like")
     )
     local_places = [c for c, _ in places if c.local]
-    if not local_places and not any(g.uri == via for _, g in places):
+    if not places:
+        if not await profile_thread_accepts(fed, post, actor_uri):
+            return Outcome("refused: reaction outside a community or a profile post's thread")
+    elif not local_places and not any(g.uri == via for _, g in places):
         return Outcome("refused: reaction not announced by the community")
     ctx = fed.ctx
     wrapper = {

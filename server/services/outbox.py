@@ -406,9 +406,11 @@ async def send_to_followers(
     *,
     post: Post,
     author_user: User | None,
+    signer: Actor | None = None,
 ) -> int:
     """A local person's profile post (its creation, edit or deletion) goes to every instance where
-    someone follows them (one delivery per shared inbox), as the sending charter allows."""
+    someone follows them (one delivery per shared inbox), as the sending charter allows; so do the
+    comments and reactions of people here in its thread (`signer`: who wrote them)."""
     if not author.local:
         return 0
     inboxes = await reach_store.follower_inboxes(session, author.id)
@@ -420,7 +422,7 @@ async def send_to_followers(
         routes=routes,
         payload=activity,
         reference={**activity, "object": post.uri} if activity.get("type") in ("Create", "Update") else None,
-        signer=author,
+        signer=signer or author,
         post=post,
         kind="post",
         author_user=author_user,
@@ -491,9 +493,9 @@ async def _route(
     root, communities, _ = await _thread(session, post)
     kind = "comment" if post.root_id else "post"
     sent = 0
-    if not communities and root.on_profile and post.id == root.id and sender.id == post.author_id:
-        sent += await send_to_followers(
-            session, ctx, now, sender, activity, post=post, author_user=author_user
+    if not communities and root.on_profile:
+        sent += await _route_profile_thread(
+            session, ctx, now, root, post, activity, sender=sender, author_user=author_user
         )
     for community, group in communities:
         if community.local:
@@ -522,6 +524,32 @@ async def _route(
                 text=post.source,
             )
     return sent
+
+
+async def _route_profile_thread(
+    session: AsyncSession,
+    ctx: Context,
+    now: datetime,
+    root: Post,
+    post: Post,
+    activity: dict[str, Any],
+    *,
+    sender: Actor,
+    author_user: User | None,
+) -> int:
+    """A thread under a person's profile post lives on their instance. There, the post, and what people
+    of that instance write or react in its thread, go to the instances of the person's followers; from
+    elsewhere, a comment or reaction goes to the person's inbox."""
+    if not sender.local:
+        return 0
+    owner = sender if sender.id == root.author_id else await session.get(Actor, root.author_id)
+    if owner is None:
+        return 0
+    if owner.local:
+        return await send_to_followers(
+            session, ctx, now, owner, activity, post=post, author_user=author_user, signer=sender
+        )
+    return await send_to_actor(session, ctx, now, owner, activity, signer=sender, person=author_user)
 
 
 async def post_created(
