@@ -11,11 +11,12 @@ from starlette.routing import Route
 from server.errors import CercleError, NotFound, ValidationFailed
 from server.services import communities, feeds, moderation, posts
 from server.services.communities import KINDS, CommunityAccess
-from server.services.permissions import ROLES, VISIBILITIES, Action, allowed
+from server.services.permissions import ROLES, VISIBILITIES
 from server.services.rendering import render_markdown
 from server.storage import communities as community_store
 from server.web.auth import require_user
 from server.web.common import FormError, back, ctx_of, form_error, is_htmx, redirect, split_list
+from server.web.community_header import abilities, header_context
 from server.web.forms import text
 from server.web.templating import render
 
@@ -30,21 +31,6 @@ def _name_cursor(value: str | None) -> tuple[str, int] | None:
     if not ident.isdigit():
         raise ValidationFailed("is not a cursor this server gave", field="cursor")
     return name, int(ident)
-
-
-def _abilities(found: CommunityAccess) -> dict[str, bool]:
-    visibility, who = found.community.visibility, found.standing
-    return {
-        action.value: allowed(action, visibility, who)
-        for action in (
-            Action.READ,
-            Action.LIST_MEMBERS,
-            Action.JOIN,
-            Action.POST,
-            Action.MODERATE,
-            Action.MANAGE,
-        )
-    }
 
 
 async def directory(request: Request) -> Response:
@@ -138,17 +124,15 @@ async def _header(request: Request, slug: str) -> tuple[CommunityAccess, dict[st
     ctx, user = ctx_of(request), await require_user(request)
     async with ctx.sessions() as session:
         found = await communities.access(session, slug, user)
-        count = (await community_store.member_counts(session, [found.community.id])).get(
-            found.community.id, 0
-        )
-    return found, {"community": found.community, "standing": found.standing, "members_count": count}
+        context = await header_context(session, found)
+    return found, context
 
 
 async def page(request: Request) -> Response:
     ctx, user = ctx_of(request), await require_user(request)
     slug = request.path_params["slug"]
     found, context = await _header(request, slug)
-    can = _abilities(found)
+    can = abilities(found)
     cursor = request.query_params.get("cursor") or None
     more_url = f"/c/{slug}"
     moderate_in = slug if can["moderate"] else None
@@ -187,7 +171,7 @@ async def about(request: Request) -> Response:
         "community_about.html",
         {
             **context,
-            "can": _abilities(found),
+            "can": abilities(found),
             "tab": "about",
             "description_html": render_markdown(community.description),
             "rules_html": render_markdown(community.rules),
@@ -199,7 +183,7 @@ async def members(request: Request) -> Response:
     ctx, user = ctx_of(request), await require_user(request)
     slug = request.path_params["slug"]
     found, context = await _header(request, slug)
-    can = _abilities(found)
+    can = abilities(found)
     async with ctx.sessions() as session:
         _, active = await communities.members(session, user, slug, state="active", limit=100)
         pending: list[Any] = []

@@ -14,11 +14,10 @@ from starlette.routing import Route
 
 from server.errors import CercleError
 from server.services import analytics, communities
-from server.services.permissions import Action, allowed
-from server.storage import communities as community_store
 from server.web.admin_pages import require_admin
 from server.web.auth import require_user
 from server.web.common import ctx_of
+from server.web.community_header import header_context
 from server.web.i18n import Gettext, gettext_for
 from server.web.templating import render
 
@@ -76,28 +75,7 @@ async def _community_header(request: Request, slug: str) -> dict[str, Any]:
             found = await communities.access(session, slug, user)
         except CercleError:
             return {}
-        count = (await community_store.member_counts(session, [found.community.id])).get(
-            found.community.id, 0
-        )
-    visibility, who = found.community.visibility, found.standing
-    can = {
-        action.value: allowed(action, visibility, who)
-        for action in (
-            Action.READ,
-            Action.LIST_MEMBERS,
-            Action.JOIN,
-            Action.POST,
-            Action.MODERATE,
-            Action.MANAGE,
-        )
-    }
-    return {
-        "community": found.community,
-        "standing": who,
-        "members_count": count,
-        "can": can,
-        "tab": "dashboard",
-    }
+        return {**await header_context(session, found), "tab": "dashboard"}
 
 
 async def community_dashboard(request: Request) -> Response:

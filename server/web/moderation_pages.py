@@ -10,16 +10,14 @@ from starlette.routing import Route
 
 from server.errors import CercleError, NotFound
 from server.services import feeds, moderation, posts
-from server.services.permissions import Action, allowed
-from server.storage import communities as community_store
 from server.web.auth import require_user
 from server.web.common import FormError, ctx_of, form_error, redirect
+from server.web.community_header import header_context
 from server.web.forms import text
 from server.web.templating import render
 
 DECISIONS = {"dismiss", "remove", "approve", "reject", "unban"}
 # What the community header needs to know to draw its buttons and tabs.
-HEADER_ACTIONS = (Action.READ, Action.LIST_MEMBERS, Action.JOIN, Action.POST, Action.MODERATE, Action.MANAGE)
 
 
 def _number(value: str) -> int:
@@ -72,15 +70,9 @@ async def _queue_context(request: Request, slug: str) -> dict[str, Any]:
         found = await moderation.queue(session, user, slug)
         hydrated = await feeds.hydrate(session, user, found.post_ids, charter=ctx.charter)
         banned = await moderation.banned_members(session, user, slug)
-        community = found.access.community
-        count = (await community_store.member_counts(session, [community.id])).get(community.id, 0)
-    who = found.access.standing
-    can = {action.value: allowed(action, community.visibility, who) for action in HEADER_ACTIONS}
+        header = await header_context(session, found.access)
     return {
-        "community": community,
-        "standing": who,
-        "members_count": count,
-        "can": can,
+        **header,
         "tab": "moderation",
         "queue": found,
         "views": {v.post.id: v for v in hydrated},
