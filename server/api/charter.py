@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 from server.api.v1 import json_object, string_field
 from server.context import Context
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from server.policy import localize, parse_duration
+from server.policy import POINT_IN_TIME_HINT, localize, point_in_time
 from server.services import charter as service
 from server.services import outbox
 from server.services.compliance.exports import (
@@ -59,14 +59,9 @@ def _moment(request: Request, name: str) -> datetime | None:
     if not text:
         return None
     try:
-        return _ctx(request).clock.now() - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        value = datetime.fromisoformat(text)
+        return point_in_time(_ctx(request).clock.now(), text)
     except ValueError as exc:
-        raise ValidationFailed("must be a date-time (ISO 8601) or a period such as 30d", field=name) from exc
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        raise ValidationFailed(POINT_IN_TIME_HINT, field=name) from exc
 
 
 def _int(request: Request, name: str, default: int | None, low: int, high: int) -> int | None:

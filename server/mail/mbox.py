@@ -31,6 +31,7 @@ from server.context import Context
 from server.errors import NotFound
 from server.mail.addresses import address_of
 from server.mail.parsing import body_of, strip_reply
+from server.services.mentions import IMPORTED_DOMAIN
 from server.services.posts import MAX_BODY, MAX_TITLE
 from server.services.rendering import extract_hashtags, render_markdown
 from server.storage import communities as community_store
@@ -40,7 +41,6 @@ from server.storage.accounts import get_actor_by_handle
 from server.storage.mail import MailMessage
 from server.storage.social import Actor, Post
 
-IMPORTED_DOMAIN = "imported.invalid"
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|fwd?|tr|wg)\s*:\s*)+", re.IGNORECASE)
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 

@@ -30,9 +30,11 @@ from server.policy.facts import (
 from server.policy.loader import CharterError, charter_files, check_files, load_charter, parse_duration
 from server.policy.schema import Article, Charter, Rule
 from server.policy.simulate import SimulationReport, diff_charters, simulate
+from server.policy.units import POINT_IN_TIME_HINT, point_in_time
 
 __all__ = [
     "DETECTORS",
+    "POINT_IN_TIME_HINT",
     "AnalyticsFacts",
     "Article",
     "Attachment",
@@ -65,6 +67,7 @@ __all__ = [
     "load_charter",
     "localize",
     "parse_duration",
+    "point_in_time",
     "requires_reacceptance",
     "retention_deadline",
     "simulate",

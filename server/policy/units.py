@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(y|mo|w|d|h)\s*$")
 _DAYS_PER_UNIT = {"y": 365, "mo": 30, "w": 7, "d": 1}
@@ -34,6 +34,20 @@ def parse_duration(text: str) -> timedelta:
     if unit == "h":
         return timedelta(hours=amount)
     return timedelta(days=amount * _DAYS_PER_UNIT[unit])
+
+
+def point_in_time(now: datetime, text: str) -> datetime:
+    """A period back from `now` ("30d") or an ISO 8601 date or date-time (UTC when it names no zone);
+    ValueError for anything else."""
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+POINT_IN_TIME_HINT = "must be a date-time (ISO 8601) or a period such as 30d"
 
 
 def parse_size(text: str) -> int:

@@ -18,7 +18,7 @@ from server.mail import preferences
 from server.mail.addresses import community_address
 from server.services.permissions import Action, allowed, standing
 from server.storage import communities as community_store
-from server.storage import mail_choices
+from server.storage import mail as mail_store
 from server.storage.mail import MODES
 from server.storage.models import User
 
@@ -107,6 +107,6 @@ async def save(session: AsyncSession, now: datetime, user: User, choices: EmailC
     await preferences.set_immediate(session, now, user.id, mentions=choices.mentions, replies=choices.replies)
     for community_id, mode in choices.communities.items():
         if mode == DEFAULT:
-            await mail_choices.clear_community_mode(session, user.id, community_id)
+            await mail_store.clear_community_mode(session, user.id, community_id)
         else:
             await preferences.set_community_mode(session, now, user.id, community_id, mode)

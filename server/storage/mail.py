@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    delete,
     func,
     select,
     text,
@@ -159,6 +160,15 @@ async def set_community_mode(
     else:
         row.mode, row.updated_at = mode, now
     await session.flush()
+
+
+async def clear_community_mode(session: AsyncSession, user_id: int, community_id: int) -> None:
+    """Forget a community's own choice: it follows the person's default again."""
+    await session.execute(
+        delete(MailCommunityPreference).where(
+            MailCommunityPreference.user_id == user_id, MailCommunityPreference.community_id == community_id
+        )
+    )
 
 
 def _effective_mode(default_mode: str) -> ColumnElement[str]:

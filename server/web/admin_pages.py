@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from server.context import Context
 from server.errors import CercleError, ValidationFailed
-from server.policy import parse_duration, requires_reacceptance
+from server.policy import POINT_IN_TIME_HINT, point_in_time, requires_reacceptance
 from server.policy.describe import describe_rule
 from server.policy.schema import ACTIONS, POINTS
 from server.services import charter as service
@@ -164,16 +164,9 @@ def _since(ctx: Context, value: str) -> datetime | None:
     if not value:
         return None
     try:
-        return ctx.clock.now() - parse_duration(value)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
+        return point_in_time(ctx.clock.now(), value)
     except ValueError as exc:
-        raise ValidationFailed(
-            "must be a date-time (ISO 8601) or a period such as 30d", field="since"
-        ) from exc
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        raise ValidationFailed(POINT_IN_TIME_HINT, field="since") from exc
 
 
 async def audit(request: Request) -> Response:
