@@ -64,8 +64,13 @@ async def _authorize(
     if community is not None and community.visibility == "secret":
         if who is None:
             return _not_found()
-        async with fed.ctx.sessions() as session:  # an invited person's instance reads the invitation's Group
-            if not await store.domain_has_member(session, community.id, who.domain, or_invited=True):
+        async with fed.ctx.sessions() as session:
+            # A member's or an invited person's instance reads the Group; so does an instance the Group
+            # wrote to (its Reject of a Follow, a Block), which needs the Group's key to verify it.
+            if not (
+                await store.domain_has_member(session, community.id, who.domain, or_invited=True)
+                or await store.has_written_to(session, community.actor_id, who.domain)
+            ):
                 return _not_found()
     return who
 

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.storage.delivery_models import Delivery
 from server.storage.models import User
 from server.storage.social import Actor, ActorKey, Community, Follow, InboxActivity, Membership, Post, Profile
 
@@ -249,6 +250,16 @@ async def domain_has_member(
             Membership.state.in_(states),
             Actor.domain == domain,
         )
+        .limit(1)
+    )
+    return (await session.execute(query)).first() is not None
+
+
+async def has_written_to(session: AsyncSession, actor_id: int, domain: str) -> bool:
+    """Whether this actor has an activity queued for, or sent to, an inbox of `domain`."""
+    query = (
+        select(Delivery.id)
+        .where(Delivery.signer_actor_id == actor_id, Delivery.peer_domain == domain)
         .limit(1)
     )
     return (await session.execute(query)).first() is not None

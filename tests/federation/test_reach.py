@@ -191,6 +191,11 @@ async def test_a_follow_of_a_secret_community_without_an_invitation_stays_refuse
     assert [(m.state, m.role) for m in await rows(paris, Membership)] == [("active", "owner")]
     [answer] = await rows(paris, Delivery)
     assert answer.payload["type"] == "Reject" and answer.payload["object"]["id"] == follow["id"]
+    # Munich fetched the Group's key to verify the Reject (the Group wrote to it), so it was delivered.
+    assert answer.state == "delivered"
+    assert [(r.raw["type"], r.outcome) for r in await munich.inbox_rows()] == [
+        ("Reject", "reject of a follow")
+    ]
 
 
 async def test_an_invite_from_someone_who_does_not_moderate_the_community_is_refused(
