@@ -17,6 +17,7 @@ import click
 from server.cli_support import config_path, run_async, settings_of
 from server.config import SettingsError, read_config_file
 from server.context import Context
+from server.errors import CercleError
 from server.policy import (
     Charter,
     CharterError,
@@ -235,15 +236,10 @@ def hold_place(
 
     async def go(context: Context) -> int:
         async with context.transaction() as session:
-            actor_id = community_id = None
-            if person is not None:
-                actor_id = await store.actor_id_of_username(session, person)
-                if actor_id is None:
-                    raise click.ClickException(f"person: no local user named {person!r}")
-            if community is not None:
-                community_id = await store.community_id_of_slug(session, community)
-                if community_id is None:
-                    raise click.ClickException(f"community: no local community {community!r}")
+            try:
+                actor_id, community_id = await service.targets_by_name(session, person, community)
+            except CercleError as exc:
+                raise click.ClickException(f"{exc.field}: {exc.message}") from exc
             placed = await service.place_hold(
                 session,
                 context.clock.now(),

@@ -218,16 +218,13 @@ async def legal_holds(request: Request) -> Response:
     if request.method == "POST":
         data = await json_object(request)
         async with ctx.transaction() as session:
-            person_actor_id = _optional_int(data, "person_actor_id")
-            community_id = _optional_int(data, "community_id")
-            if isinstance(data.get("person"), str):
-                person_actor_id = await store.actor_id_of_username(session, data["person"])
-                if person_actor_id is None:
-                    raise ValidationFailed("no local user with this name", field="person")
-            if isinstance(data.get("community"), str):
-                community_id = await store.community_id_of_slug(session, data["community"])
-                if community_id is None:
-                    raise ValidationFailed("no local community with this name", field="community")
+            by_person, by_community = await service.targets_by_name(
+                session,
+                data["person"] if isinstance(data.get("person"), str) else None,
+                data["community"] if isinstance(data.get("community"), str) else None,
+            )
+            person_actor_id = by_person or _optional_int(data, "person_actor_id")
+            community_id = by_community or _optional_int(data, "community_id")
             placed = await service.place_hold(
                 session,
                 ctx.clock.now(),

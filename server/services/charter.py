@@ -35,7 +35,7 @@ from server.services.compliance.decisions import (
     raise_if_refused,
     record_decision,
 )
-from server.services.compliance.holds import hold_facts, place_hold, release_hold
+from server.services.compliance.holds import hold_facts, place_hold, release_hold, targets_by_name
 from server.services.compliance.replay import content_of, simulate_stored
 
 __all__ = [
@@ -66,5 +66,6 @@ __all__ = [
     "release_hold",
     "require_acceptance",
     "simulate_stored",
+    "targets_by_name",
     "withdraw_consent",
 ]

@@ -273,17 +273,9 @@ async def holds(request: Request) -> Response:
     values = {name: text(form, name, max_length=2000).strip() for name in HOLD_FIELDS}
     try:
         async with ctx.transaction() as session:
-            person_actor_id = community_id = None
-            if values["person"]:
-                person_actor_id = await compliance_store.actor_id_of_username(
-                    session, values["person"].removeprefix("@")
-                )
-                if person_actor_id is None:
-                    raise ValidationFailed("no local user with this name", field="person")
-            if values["community"]:
-                community_id = await compliance_store.community_id_of_slug(session, values["community"])
-                if community_id is None:
-                    raise ValidationFailed("no local community with this name", field="community")
+            person_actor_id, community_id = await service.targets_by_name(
+                session, values["person"], values["community"]
+            )
             await service.place_hold(
                 session,
                 ctx.clock.now(),

@@ -52,6 +52,23 @@ def hold_targets(hold: LegalHold) -> dict[str, Any]:
     }
 
 
+async def targets_by_name(
+    session: AsyncSession, person: str | None, community: str | None
+) -> tuple[int | None, int | None]:
+    """The actor id of a local person (`@` in front allowed) and the id of a local community (by slug)
+    that a hold names; ValidationFailed naming the field when one is not found."""
+    person_actor_id = community_id = None
+    if person:
+        person_actor_id = await store.actor_id_of_username(session, person.removeprefix("@"))
+        if person_actor_id is None:
+            raise ValidationFailed("no local user with this name", field="person")
+    if community:
+        community_id = await store.community_id_of_slug(session, community)
+        if community_id is None:
+            raise ValidationFailed("no local community with this name", field="community")
+    return person_actor_id, community_id
+
+
 async def place_hold(
     session: AsyncSession,
     now: datetime,
