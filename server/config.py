@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -71,6 +72,7 @@ def host_of(domain: str) -> str:
     return domain.rsplit(":", 1)[0] if domain.count(":") == 1 else domain
 
 
+@lru_cache(maxsize=1024)
 def is_loopback_host(host: str) -> bool:
     if host in LOOPBACK_NAMES or host.endswith(".localhost"):
         return True

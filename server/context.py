@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -26,6 +27,9 @@ class Context:
     charter: Charter
     http: httpx.AsyncClient
     clock: Clock = field(default_factory=SystemClock)
+    # The aiohttp transport under `http` when it is the one `outbound_transport` makes (None when tests route
+    # outbound HTTP elsewhere): deliveries use its session directly, see `server.federation.sender`.
+    outbound: OutboundTransport | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -46,13 +50,25 @@ def load_instance_charter(settings: Settings) -> Charter:
         raise SettingsError(f"setting 'charter' (CERCLE_CHARTER): {'; '.join(exc.errors)}") from exc
 
 
-def outbound_transport() -> httpx.AsyncBaseTransport:
+class OutboundTransport(AiohttpTransport):
+    """httpx's interface over aiohttp's connection pool, with the pool's session at hand for deliveries."""
+
+    def session(self) -> aiohttp.ClientSession:
+        """The aiohttp session under the transport (made on first use, inside the running loop, as the
+        transport itself does): the delivery sender posts through it without httpx's request models."""
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        return self.client
+
+
+def outbound_transport() -> OutboundTransport:
     """httpx's interface over aiohttp's connection pool: the same requests, about four times less CPU each.
 
     Deliveries are what an instance sends most; with httpx's own transport the HTTP client was most of
-    a delivery's cost (docs/performance.md, "Fan-out"). Signing stays an `httpx.Auth`.
+    a delivery's cost (docs/performance.md, "Fan-out"). Signing stays an `httpx.Auth` for everything but
+    deliveries, which sign with the same code and post on the same pool (`OutboundTransport.session`).
     """
-    return AiohttpTransport(limits=httpx.Limits(max_connections=200, keepalive_expiry=30))
+    return OutboundTransport(limits=httpx.Limits(max_connections=200, keepalive_expiry=30))
 
 
 def build_context(
@@ -61,9 +77,10 @@ def build_context(
     """Everything the services need. `transport` lets tests route outbound HTTP to in-process peers."""
     charter = load_instance_charter(settings)
     engine = create_engine(settings.database_url)
+    transport = transport or outbound_transport()
     http = httpx.AsyncClient(
         timeout=HTTP_TIMEOUT,
-        transport=transport or outbound_transport(),
+        transport=transport,
         follow_redirects=False,
         headers={"User-Agent": f"Cercle (+{settings.base_url})"},
     )
@@ -74,4 +91,5 @@ def build_context(
         charter=charter,
         http=http,
         clock=clock or SystemClock(),
+        outbound=transport if isinstance(transport, OutboundTransport) else None,
     )

@@ -12,7 +12,7 @@ RFC 9421 uses the Ed25519 key when one is configured (far cheaper to sign), else
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Literal
@@ -84,32 +84,45 @@ class SignatureAuth(httpx.Auth):
         self._memory = memory
         self._clock = clock
 
+    @property
+    def memory(self) -> SignatureFormatMemory:
+        return self._memory
+
     def sign(self, request: httpx.Request, fmt: SignatureFormat) -> None:
         """Sign ``request`` in place (its body must already be read)."""
         for name in _SIGNING_HEADERS:
             request.headers.pop(name, None)
-        now = self._clock()
-        request.headers["Date"] = format_datetime(now.astimezone(UTC), usegmt=True)
+        request.headers.pop("date", None)
         request.headers.setdefault("Host", request.url.netloc.decode("ascii"))
-        body = request.content
-        has_body = bool(body) or request.method in ("POST", "PUT", "PATCH")
-        url = str(request.url)
+        request.headers.update(
+            self.signature_headers(request.method, str(request.url), request.headers, request.content, fmt)
+        )
+
+    def signature_headers(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes, fmt: SignatureFormat
+    ) -> dict[str, str]:
+        """The headers signing adds to a request: ``Date``, the body's digest (for a body, or any POST, PUT
+        or PATCH) and the signature. ``headers`` are the request's others, ``Host`` among them, without
+        any of those; ``url`` is the request's URL as sent. What :meth:`sign` adds to an httpx request, and
+        what the delivery sender adds to the requests it makes without httpx's models."""
+        now = self._clock()
+        added = {"Date": format_datetime(now.astimezone(UTC), usegmt=True)}
+        has_body = bool(body) or method in ("POST", "PUT", "PATCH")
         if fmt == "cavage":
             if has_body:
-                request.headers["Digest"] = digest_header(body)
-            covered = cavage.POST_HEADERS if has_body else cavage.GET_HEADERS
-            request.headers["Signature"] = cavage.sign(
-                method=request.method,
+                added["Digest"] = digest_header(body)
+            added["Signature"] = cavage.sign(
+                method=method,
                 url=url,
-                headers=request.headers,
+                headers={**headers, **added},
                 key=self._rsa_key,
                 key_id=self._key_id,
-                covered=covered,
+                covered=cavage.POST_HEADERS if has_body else cavage.GET_HEADERS,
             )
-            return
+            return added
         components = ["@method", "@target-uri"]
         if has_body:
-            request.headers["Content-Digest"] = content_digest_header(body)
+            added["Content-Digest"] = content_digest_header(body)
             components.append("content-digest")
         components.append("date")
         key_id, key = (
@@ -117,17 +130,18 @@ class SignatureAuth(httpx.Auth):
             if self._ed_key_id is not None and self._ed_key is not None
             else (self._key_id, self._rsa_key)
         )
-        request.headers.update(
+        added.update(
             rfc9421.sign(
-                method=request.method,
+                method=method,
                 url=url,
-                headers=request.headers,
+                headers={**headers, **added},
                 key=key,
                 key_id=key_id,
                 components=components,
                 created=int(now.timestamp()),
             )
         )
+        return added
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         host = request.url.netloc.decode("ascii").lower()

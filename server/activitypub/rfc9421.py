@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, unquote_plus, urlsplit
 
 from server.activitypub import algorithms
@@ -30,6 +31,7 @@ from server.activitypub.structured import (
     parse_dictionary,
     serialize_inner_list,
     serialize_item,
+    serialize_params,
 )
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -140,11 +142,11 @@ def component_value(component: Item, method: str, url: str, headers: Mapping[str
         return value.strip()
     if params and not (name == "@query-param" and set(params) == {"name"}):
         return Failure(f"unsupported component parameter on {name}")
-    parts = urlsplit(url)
     if name == "@method":
         return method
     if name == "@target-uri":
         return url.split("#", 1)[0]
+    parts = urlsplit(url)
     if name == "@authority":
         return _authority(parts.scheme, parts.hostname or "", parts.port)
     if name == "@scheme":
@@ -164,17 +166,37 @@ def component_value(component: Item, method: str, url: str, headers: Mapping[str
 def signature_base(
     components: Sequence[Item], signature_params: str, method: str, url: str, headers: Mapping[str, str]
 ) -> str | Failure:
+    names = [serialize_item(component) for component in components]
+    return _signature_base(components, names, signature_params, method, url, headers)
+
+
+def _signature_base(
+    components: Sequence[Item],
+    names: Sequence[str],
+    signature_params: str,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+) -> str | Failure:
+    """`signature_base`, the components' serialisations (`names`) given."""
     lowered = {k.lower(): v for k, v in headers.items()}
     lines = []
-    for component in components:
+    for component, name in zip(components, names, strict=True):
         value = component_value(component, method, url, lowered)
         if isinstance(value, Failure):
             return value
         if "\n" in value or "\r" in value:
-            return Failure(f"component {serialize_item(component)} holds a line break")
-        lines.append(f"{serialize_item(component)}: {value}")
+            return Failure(f"component {name} holds a line break")
+        lines.append(f"{name}: {value}")
     lines.append(f'"@signature-params": {signature_params}')
     return "\n".join(lines)
+
+
+@lru_cache(maxsize=64)
+def _identifiers(components: tuple[str, ...]) -> tuple[tuple[Item, ...], tuple[str, ...]]:
+    """The components to sign, as items and serialised: the same few lists, signed over and over."""
+    items = tuple(Item(name) for name in components)
+    return items, tuple(serialize_item(item) for item in items)
 
 
 def verify(sig: Rfc9421Signature, method: str, url: str, headers: Mapping[str, str], key: PublicKey) -> Check:
@@ -215,9 +237,9 @@ def sign(
         params["alg"] = algorithm
     if tag is not None:
         params["tag"] = tag
-    items = tuple(Item(name) for name in components)
-    inner = serialize_inner_list(InnerList(items, params))
-    base = signature_base(items, inner, method, url, headers)
+    items, names = _identifiers(tuple(components))
+    inner = "(" + " ".join(names) + ")" + serialize_params(params)  # serialize_inner_list's, names known
+    base = _signature_base(items, names, inner, method, url, headers)
     if isinstance(base, Failure):
         raise ValueError(f"cannot sign: {base.reason}")
     signature = algorithms.sign_bytes(algorithm, key, base.encode("utf-8"))

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.context import Context
 from server.delivery.outcomes import Next, backoff, classify
 from server.storage import delivery as store
-from server.storage.delivery_models import Delivery
+from server.storage.delivery import PendingDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class SendResult:
     error: str | None = None
 
 
-Sender = Callable[[Delivery], Awaitable[SendResult]]
+Sender = Callable[[PendingDelivery], Awaitable[SendResult]]
 # (peer domain, outcome, seconds since the delivery was queued): feeds the Prometheus metrics.
 Observer = Callable[[str, str, float], None]
 
@@ -111,7 +111,7 @@ class DeliveryWorker:
             rows = (
                 []
                 if circuit and circuit > now
-                else list(await store.pending_deliveries(session, destination, limit=self.rows_per_stream))
+                else await store.pending_deliveries(session, destination, limit=self.rows_per_stream)
             )
         if circuit and circuit > now:
             async with self.ctx.transaction() as session:
@@ -188,12 +188,10 @@ class DeliveryWorker:
         if not answered.rows:
             return
         await store.finish_deliveries(session, destination, answered.rows, lease_until=now + self.lease)
-        health = await store.get_peer_health(session, domain)
-        health.consecutive_failures, health.circuit_open_until = 0, None
-        health.first_failure_at, health.unreachable_since, health.last_success_at = None, None, now
-        health.delivered += sum(item.delivered for item in answered.rows)
+        delivered = sum(item.delivered for item in answered.rows)
+        await store.peer_answered(session, domain, delivered=delivered, now=now)
 
-    async def _send(self, row: Delivery) -> SendResult:
+    async def _send(self, row: PendingDelivery) -> SendResult:
         try:
             return await self.send(row)
         except Exception as exc:  # any failure to get an answer is a network failure for the table

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ScalarSelect, Table, bindparam, func, or_, select, update
+from sqlalchemy import Integer, String, Table, Text, bindparam, func, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,14 +95,45 @@ async def claim_streams(
     return streams
 
 
-async def pending_deliveries(session: AsyncSession, destination: str, *, limit: int) -> Sequence[Delivery]:
-    query = (
-        select(Delivery)
-        .where(Delivery.destination == destination, Delivery.state == "pending")
-        .order_by(Delivery.id)
-        .limit(limit)
-    )
-    return (await session.execute(query)).scalars().all()
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    """A pending delivery as the worker needs it, read with the Core: no ORM identity map, no JSON decoding.
+
+    `payload_json` is the payload as stored; the sender encodes what it sends from it (once per distinct
+    payload, where an activity goes to many inboxes).
+    """
+
+    id: int
+    destination: str
+    peer_domain: str
+    activity_uri: str
+    signer_actor_id: int
+    created_at: datetime
+    payload_json: str
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.payload_json)
+        return loaded
+
+
+_DELIVERIES = cast(Table, Delivery.__table__)
+_PENDING = select(
+    _DELIVERIES.c.id,
+    _DELIVERIES.c.destination,
+    _DELIVERIES.c.peer_domain,
+    _DELIVERIES.c.activity_uri,
+    _DELIVERIES.c.signer_actor_id,
+    _DELIVERIES.c.created_at,
+    sql_cast(_DELIVERIES.c.payload, Text),  # the stored text, undecoded (PostgreSQL json keeps it as sent)
+).where(_DELIVERIES.c.destination == bindparam("destination"), _DELIVERIES.c.state == "pending")
+
+
+async def pending_deliveries(session: AsyncSession, destination: str, *, limit: int) -> list[PendingDelivery]:
+    """The stream's pending rows, oldest first."""
+    query = _PENDING.order_by(_DELIVERIES.c.id).limit(limit)
+    result = await session.execute(query, {"destination": destination})
+    return [PendingDelivery(*row) for row in result]
 
 
 @dataclass(frozen=True)
@@ -114,7 +147,6 @@ class Finished:
     error: str | None
 
 
-_DELIVERIES = cast(Table, Delivery.__table__)
 _FINISH = (
     update(_DELIVERIES)
     .where(_DELIVERIES.c.id == bindparam("row_id"), _DELIVERIES.c.state == "pending")
@@ -150,20 +182,22 @@ async def finish_deliveries(
                 for item in finished
             ],
         )
-    await session.execute(
-        update(DeliveryStream)
-        .where(DeliveryStream.destination == destination)
-        .values(pending=_pending_count(destination), leased_until=lease_until)
-    )
+    await session.execute(_RECOUNT, {"stream": destination, "lease_until": lease_until})
 
 
-def _pending_count(destination: str) -> ScalarSelect[int]:
-    return (
-        select(func.count())
-        .select_from(Delivery)
-        .where(Delivery.destination == destination, Delivery.state == "pending")
-        .scalar_subquery()
+_STREAMS = cast(Table, DeliveryStream.__table__)
+_STREAM = bindparam("stream", type_=String)
+_RECOUNT = (
+    update(_STREAMS)
+    .where(_STREAMS.c.destination == _STREAM)
+    .values(
+        pending=select(func.count())
+        .select_from(_DELIVERIES)
+        .where(_DELIVERIES.c.destination == _STREAM, _DELIVERIES.c.state == "pending")
+        .scalar_subquery(),
+        leased_until=bindparam("lease_until"),
     )
+)
 
 
 async def record_failed_attempt(
@@ -196,15 +230,26 @@ async def release_stream(
     first_failure_at: datetime | None,
 ) -> None:
     await session.execute(
-        update(DeliveryStream)
-        .where(DeliveryStream.destination == destination)
-        .values(
-            leased_until=None,
-            next_attempt_at=next_attempt_at,
-            failures=failures,
-            first_failure_at=first_failure_at,
-        )
+        _RELEASE,
+        {
+            "stream": destination,
+            "next_attempt": next_attempt_at,
+            "failures_now": failures,
+            "failing_since": first_failure_at,
+        },
     )
+
+
+_RELEASE = (
+    update(_STREAMS)
+    .where(_STREAMS.c.destination == _STREAM)
+    .values(
+        leased_until=None,
+        next_attempt_at=bindparam("next_attempt"),
+        failures=bindparam("failures_now"),
+        first_failure_at=bindparam("failing_since"),
+    )
+)
 
 
 async def get_peer_health(session: AsyncSession, domain: str) -> PeerHealth:
@@ -221,6 +266,34 @@ async def get_peer_health(session: AsyncSession, domain: str) -> PeerHealth:
         health = await session.get(PeerHealth, domain, populate_existing=True)
         assert health is not None
     return health
+
+
+_HEALTH = cast(Table, PeerHealth.__table__)
+
+
+async def peer_answered(session: AsyncSession, domain: str, *, delivered: int, now: datetime) -> None:
+    """The peer answered: its failures are forgotten, its circuit closed, `delivered` added to its count.
+
+    One statement, whose addition is done by the database: streams to one peer write concurrently.
+    """
+    values = {"peer": domain, "now": now, "more": delivered}
+    if int(getattr(await session.execute(_ANSWERED, values), "rowcount", 0) or 0) == 0:
+        await get_peer_health(session, domain)  # not made yet: make it, then count
+        await session.execute(_ANSWERED, values)
+
+
+_ANSWERED = (
+    update(_HEALTH)
+    .where(_HEALTH.c.domain == bindparam("peer"))
+    .values(
+        consecutive_failures=0,
+        circuit_open_until=None,
+        first_failure_at=None,
+        unreachable_since=None,
+        last_success_at=bindparam("now"),
+        delivered=_HEALTH.c.delivered + bindparam("more", type_=Integer),
+    )
+)
 
 
 async def lineage(session: AsyncSession, post_id: int) -> Sequence[Delivery]:

@@ -240,3 +240,12 @@ async def test_answers_are_written_in_batches_and_an_unwritten_batch_is_sent_aga
         assert await store.pending_count(session) == 0
         health = await session.get(PeerHealth, "munich.example")
     assert health is not None and health.delivered == 25
+
+
+async def test_an_answer_counts_for_a_peer_without_a_health_row_yet(ctx: Context, clock: FakeClock) -> None:
+    async with ctx.transaction() as session:
+        await store.peer_answered(session, "new.example", delivered=3, now=clock.now())
+        await store.peer_answered(session, "new.example", delivered=2, now=clock.now())
+    async with ctx.sessions() as session:
+        health = await session.get(PeerHealth, "new.example")
+    assert health is not None and health.delivered == 5 and health.last_success_at == clock.now()
