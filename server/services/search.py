@@ -212,15 +212,16 @@ async def search(
 async def _results(
     session: AsyncSession, viewer: User, hits: Sequence[store.Hit], terms: Terms
 ) -> list[dict[str, Any]]:
-    actor_ids = [h.actor_id for h in hits if h.actor_id is not None]
-    actors = await post_store.load_actors(session, actor_ids)
-    profiles = await profile_store.profiles_of(session, actor_ids)
+    """The results of these hits. A post's author and thread title come with the hit; people,
+    communities and attached files are read here, only when a hit of that kind is on the page."""
+    person_ids = [h.actor_id for h in hits if h.kind == "person" and h.actor_id is not None]
+    actors = await post_store.load_actors(session, person_ids)
+    profiles = await profile_store.profiles_of(session, person_ids)
     communities = await community_store.get_communities(
-        session, [h.community_id for h in hits if h.community_id]
+        session, [h.community_id for h in hits if h.kind == "community" and h.community_id]
     )
     attachment_ids = [h.attachment_id for h in hits if h.attachment_id is not None]
     attachments = {a.id: a for a in await media_store.get_attachments(session, attachment_ids)}
-    titles = await store.thread_titles(session, {h.root_id for h in hits if h.root_id is not None})
     items: list[dict[str, Any]] = []
     for hit in hits:
         item: dict[str, Any] = {
@@ -251,16 +252,16 @@ async def _results(
             item["url"] = f"/c/{place.slug}"
         elif hit.post_id is not None and hit.root_id is not None:
             item["post_id"] = hit.post_id
-            item["thread"] = {"root_id": hit.root_id, "title": titles.get(hit.root_id, "")}
+            item["thread"] = {"root_id": hit.root_id, "title": hit.thread_title or ""}
             item["url"] = f"/posts/{hit.root_id}" + (
                 f"#post-{hit.post_id}" if hit.post_id != hit.root_id else ""
             )
-            if actor is not None:
+            if hit.author is not None:
                 item["author"] = {
-                    "username": actor.username,
-                    "domain": actor.domain,
-                    "display_name": actor.display_name,
-                    "local": actor.local,
+                    "username": hit.author.username,
+                    "domain": hit.author.domain,
+                    "display_name": hit.author.display_name,
+                    "local": hit.author.local,
                 }
             file = attachments.get(hit.attachment_id) if hit.attachment_id is not None else None
             if file is not None:

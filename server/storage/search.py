@@ -42,6 +42,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     column,
@@ -55,10 +56,11 @@ from sqlalchemy import (
     select,
     table,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.storage.acquaintances import KnownPeople, known
+from server.storage.acquaintances import KnownPeople, known, known_by_parameters
 from server.storage.base import UTCDateTime
 from server.storage.models import User
 from server.storage.social import Actor, Community, Membership, Post, PostCommunity, Profile
@@ -135,6 +137,7 @@ def words(text: str) -> list[str]:
     return WORD.findall(text)
 
 
+@lru_cache(maxsize=65536)
 def fold(word: str) -> str:
     """Lower case without accents, as FTS5's `remove_diacritics 2` sees it."""
     decomposed = unicodedata.normalize("NFKD", word.casefold())
@@ -293,6 +296,16 @@ class SearchQuery:
 
 
 @dataclass(frozen=True)
+class Author:
+    """Who wrote a post or comment hit, as a result shows them."""
+
+    username: str
+    domain: str
+    display_name: str
+    local: bool
+
+
+@dataclass(frozen=True)
 class Hit:
     id: int
     kind: str
@@ -306,6 +319,8 @@ class Hit:
     body: str
     config: str
     rank: float
+    author: Author | None = None  # of a post, comment or document hit
+    thread_title: str | None = None  # of the hit's thread ("" when its root is deleted); None: no thread
 
 
 @dataclass(frozen=True)
@@ -315,7 +330,7 @@ class HitPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _member(viewer: int, community: Any, *, roles: Sequence[str] | None = None) -> ColumnElement[bool]:
+def _member(viewer: Any, community: Any, *, roles: Sequence[str] | None = None) -> ColumnElement[bool]:
     condition = [
         Membership.community_id == community,
         Membership.actor_id == viewer,
@@ -326,12 +341,69 @@ def _member(viewer: int, community: Any, *, roles: Sequence[str] | None = None) 
     return exists().where(*condition)
 
 
-def _content_visible(viewer: int) -> ColumnElement[bool]:
+# The aliases the conditions below read through, made once: an alias of a wide table builds a proxy per
+# column, which took milliseconds per query when made afresh.
+_p = Post.__table__.alias("p")
+_r = Post.__table__.alias("r")
+_share = PostCommunity.__table__.alias("share")
+_place = Community.__table__.alias("place")
+_seen = Community.__table__.alias("seen")
+_m_seen = Membership.__table__.alias("m_seen")
+_person = Actor.__table__.alias("person")
+_account = User.__table__.alias("account")
+_in_place = PostCommunity.__table__.alias("in_place")
+_known_person = Actor.__table__.alias("known_person")
+_author = Actor.__table__.alias("author")
+_thread = Post.__table__.alias("thread")
+
+# The statements of a search are written with bound parameters, the same SQL for every viewer and every
+# query of a shape (`_Shape`), and built once per shape: building the visibility conditions and the
+# cache key of so large a statement cost more than running it on SQLite. `_parameters` gives the values.
+_VIEWER = bindparam("viewer", type_=Integer)
+_PEOPLE = "seen_by"  # the prefix of the parameters of the people the viewer may know
+_FTS = bindparam("fts", type_=String)  # SQLite: the FTS5 query
+_TSQUERY = bindparam("tsquery", type_=Text, literal_execute=True)  # PostgreSQL: what matches
+_RANKED = bindparam("ranked", type_=Text, literal_execute=True)  # PostgreSQL: the words ranked
+_RECENT = bindparam("recent", type_=Integer, literal_execute=True)
+_WINDOW = bindparam("window", type_=Integer, literal_execute=True)
+_OFFSET = bindparam("page_offset", type_=Integer)
+_LIMIT = bindparam("page_limit", type_=Integer)
+_COMMUNITY = bindparam("community_id", type_=Integer)
+_AUTHOR = bindparam("author_id", type_=Integer)
+_SINCE = bindparam("since", type_=UTCDateTime())
+_UNTIL = bindparam("until", type_=UTCDateTime())
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a search's SQL depends on, as opposed to the values of its parameters."""
+
+    dialect: str
+    kinds: frozenset[str]
+    community: bool
+    author: bool
+    since: bool
+    until: bool
+    has_attachment: bool | None
+    scoped: bool  # whom the viewer may know is given (else: people of this instance only)
+
+    @classmethod
+    def of(cls, query: SearchQuery, dialect: str) -> _Shape:
+        return cls(
+            dialect=dialect,
+            kinds=frozenset(query.kinds),
+            community=query.community_id is not None,
+            author=query.author_id is not None,
+            since=query.since is not None,
+            until=query.until is not None,
+            has_attachment=query.has_attachment,
+            scoped=query.people is not None,
+        )
+
+
+def _content_visible() -> ColumnElement[bool]:
     """`permissions.readable_post_ids` in SQL, for the hit's post `p` and its thread's root `r`."""
-    p = Post.__table__.alias("p")
-    r = Post.__table__.alias("r")
-    share = PostCommunity.__table__.alias("share")
-    place = Community.__table__.alias("place")
+    viewer, p, r, share, place = _VIEWER, _p, _r, _share, _place
     staff_of_root = exists().where(
         share.c.post_id == r.c.id, _member(viewer, share.c.community_id, roles=STAFF)
     )
@@ -363,65 +435,175 @@ def _content_visible(viewer: int) -> ColumnElement[bool]:
     )
 
 
-def _community_visible(viewer: int) -> ColumnElement[bool]:
-    c = Community.__table__.alias("seen")
-    m = Membership.__table__.alias("m_seen")
+def _community_visible() -> ColumnElement[bool]:
+    c, m = _seen, _m_seen
     known = exists().where(
-        m.c.community_id == c.c.id, m.c.actor_id == viewer, m.c.state.in_(("active", "invited"))
+        m.c.community_id == c.c.id, m.c.actor_id == _VIEWER, m.c.state.in_(("active", "invited"))
     )
     return exists().where(c.c.id == documents.c.community_id, or_(c.c.visibility != "secret", known))
 
 
-def _person_visible(people: KnownPeople | None) -> ColumnElement[bool]:
-    a = Actor.__table__.alias("person")
-    u = User.__table__.alias("account")
+def _person_visible(shape: _Shape) -> ColumnElement[bool]:
+    a, u = _person, _account
     disabled = exists().where(u.c.actor_id == a.c.id, u.c.disabled_at.is_not(None))
-    return exists().where(
-        a.c.id == documents.c.actor_id,
-        a.c.deleted_at.is_(None),
-        not_(disabled),
-        known(people, a.c.id, a.c.local),
+    may_know = (
+        known_by_parameters(_PEOPLE, shape.dialect, a.c.id, a.c.local)
+        if shape.scoped
+        else a.c.local.is_(True)
     )
+    return exists().where(a.c.id == documents.c.actor_id, a.c.deleted_at.is_(None), not_(disabled), may_know)
 
 
-def visible(viewer: int, people: KnownPeople | None = None) -> ColumnElement[bool]:
+def visible(shape: _Shape) -> ColumnElement[bool]:
+    """Whether the viewer (`viewer`) may see the document: the rules of `services.permissions` over
+    live rows, and for a person the people the viewer may know (`seen_by_…`; of this instance only
+    when the shape has no such scope)."""
     kind = documents.c.kind
     return or_(
-        and_(kind.in_(CONTENT_KINDS), _content_visible(viewer)),
-        and_(kind == "community", _community_visible(viewer)),
-        and_(kind == "person", _person_visible(people)),
+        and_(kind.in_(CONTENT_KINDS), _content_visible()),
+        and_(kind == "community", _community_visible()),
+        and_(kind == "person", _person_visible(shape)),
     )
 
 
-def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
-    d = documents.c
-    conditions: list[ColumnElement[bool]] = [d.kind.in_(sorted(query.kinds))]
-    if query.community_id is not None:
-        pc = PostCommunity.__table__.alias("in_place")
+def _filters(shape: _Shape, d: Any = documents.c, *, every_kind: bool = True) -> list[ColumnElement[bool]]:
+    """The cheap conditions (kinds, place, author, dates, attachment) over the columns `d` (the table's
+    or a subquery's with the same names). `every_kind=False` leaves the kinds out when every kind is
+    asked for (see `_newest_candidates`)."""
+    conditions: list[ColumnElement[bool]] = []
+    if every_kind or shape.kinds != frozenset(KINDS):
+        conditions.append(d.kind.in_(sorted(shape.kinds)))
+    if shape.community:
+        pc = _in_place
         conditions.append(
             or_(
-                d.community_id == query.community_id,
-                exists().where(pc.c.post_id == d.root_id, pc.c.community_id == query.community_id),
+                d.community_id == _COMMUNITY,
+                exists().where(pc.c.post_id == d.root_id, pc.c.community_id == _COMMUNITY),
             )
         )
-    if query.author_id is not None:
-        conditions.append(and_(d.actor_id == query.author_id, d.kind.in_(CONTENT_KINDS)))
-    if query.since is not None:
-        conditions.append(d.created_at >= query.since)
-    if query.until is not None:
-        conditions.append(d.created_at < query.until)
-    if query.has_attachment is not None:
-        conditions.append(d.has_attachment.is_(query.has_attachment))
+    if shape.author:
+        conditions.append(and_(d.actor_id == _AUTHOR, d.kind.in_(CONTENT_KINDS)))
+    if shape.since:
+        conditions.append(d.created_at >= _SINCE)
+    if shape.until:
+        conditions.append(d.created_at < _UNTIL)
+    if shape.has_attachment is not None:
+        conditions.append(d.has_attachment.is_(shape.has_attachment))
     return conditions
 
 
-def _pg_tsquery(query_terms: Sequence[str]) -> ColumnElement[Any]:
-    text = " ".join(query_terms)
-    parts = [func.plainto_tsquery(literal_column(f"'{config}'::regconfig"), text) for config in CONFIGS]
+def _pg_tsquery(words: Any) -> ColumnElement[Any]:
+    """The OR of `plainto_tsquery` of `words` under every configuration: what `ts_rank` scores with."""
+    parts = [func.plainto_tsquery(literal_column(f"'{config}'::regconfig"), words) for config in CONFIGS]
     combined: ColumnElement[Any] = parts[0]
     for part in parts[1:]:
         combined = combined.op("||")(part)
     return combined
+
+
+def _constant(n: int) -> ColumnElement[Any]:
+    """A number written into the SQL rather than sent as a parameter: PostgreSQL plans with it (a
+    prepared statement's generic plan is never one made for another row count)."""
+    return literal(n, Integer, literal_execute=True)
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A query's words as the index reads them (the values of the text parameters).
+
+    SQLite: `query` is the FTS5 query (each word: its folded form or one of its stems). PostgreSQL:
+    `query` is the distinct `plainto_tsquery` results of the configurations, OR-ed, what matches (often
+    all four are the same: "'projet' & 'client'" four times over made the planner expect four times
+    as many matches as there were, and read the primary key backwards through most of the table for
+    a pair of words it thought common); `ts_rank` keeps the OR of all four (`_pg_tsquery` of the
+    words), so scores are what they were. On PostgreSQL both are written into the SQL as quoted
+    literals (letters, digits and tsquery operators), so that it plans for these very words, even in
+    a prepared statement's generic plan, and folds the `plainto_tsquery` calls to a constant (as
+    parameters, a generic plan would have run them on every row ranked).
+    """
+
+    dialect: str
+    words: tuple[str, ...]
+    query: str
+
+    def parameters(self) -> dict[str, Any]:
+        if self.dialect == "postgresql":
+            return {"tsquery": self.query, "ranked": " ".join(self.words)}
+        return {"fts": self.query}
+
+
+def _key(dialect: str) -> ColumnElement[Any]:
+    """The column naming a match's document id, straight on the index."""
+    return documents.c.id if dialect == "postgresql" else fts_index.c.rowid
+
+
+def _matching(dialect: str) -> ColumnElement[bool]:
+    """The text condition, on the index (parameters: `_Text.parameters`)."""
+    if dialect == "postgresql":
+        return literal_column("fts_documents.tsv").op("@@")(cast(_TSQUERY, postgresql.TSQUERY))
+    return literal_column("fts_index").op("MATCH")(_FTS)
+
+
+def _ranking(dialect: str, tsv: ColumnElement[Any] | None = None) -> ColumnElement[Any]:
+    """Higher is better: `ts_rank` of `tsv` (the table's by default), or minus FTS5's `bm25`."""
+    if dialect == "postgresql":
+        vector = literal_column("fts_documents.tsv") if tsv is None else tsv
+        return func.ts_rank(vector, _pg_tsquery(_RANKED))
+    return -func.bm25(literal_column("fts_index"), 4.0, 1.0)
+
+
+_PG_TSQUERIES = select(
+    *[
+        cast(
+            func.plainto_tsquery(literal_column(f"'{config}'::regconfig"), bindparam("words", type_=Text)),
+            Text,
+        )
+        for config in CONFIGS
+    ]
+)
+_PG_TSQUERIES_PLANNED_ONCE = _PG_TSQUERIES.add_columns(
+    func.set_config("plan_cache_mode", "force_generic_plan", True)
+)
+_PLAN_AS_USUAL = sql_text("SET LOCAL plan_cache_mode TO DEFAULT")
+
+
+async def _text(
+    session: AsyncSession, query_terms: Sequence[str], *, plan_once: bool = False
+) -> _Text | None:
+    """The query's text condition; None when nothing can match (every word a stop word everywhere).
+
+    `plan_once`: on PostgreSQL, the rest of the transaction plans each prepared statement once and
+    keeps the plan (`plan_cache_mode`, until `_plan_as_usual`), in the same round trip. A search's
+    statements carry their words and row counts in their text, so a kept plan is the one these words
+    would get anyway; planning them anew every time (what PostgreSQL chose, its estimate of a kept
+    plan being inflated by the parameters that stand for constants) cost more than running them.
+    """
+    dialect = session.get_bind().dialect.name
+    words = tuple(query_terms)
+    if dialect != "postgresql":
+        return _Text(dialect, words, _fts5_query(words))
+    statement = _PG_TSQUERIES_PLANNED_ONCE if plan_once else _PG_TSQUERIES
+    row = (await session.execute(statement, {"words": " ".join(words)})).one()
+    parts = list(dict.fromkeys(str(part) for part in row[: len(CONFIGS)] if part))
+    return _Text(dialect, words, " | ".join(f"( {part} )" for part in parts)) if parts else None
+
+
+def _parameters(query: SearchQuery, text: _Text) -> dict[str, Any]:
+    """The values of a search's parameters (see `_Shape`)."""
+    values: dict[str, Any] = {
+        "viewer": query.viewer_actor_id,
+        "recent": RECENT,
+        "page_offset": query.offset,
+        "page_limit": query.limit + 1,
+        "community_id": query.community_id,
+        "author_id": query.author_id,
+        "since": query.since,
+        "until": query.until,
+        **text.parameters(),
+    }
+    if query.people is not None:
+        values.update(query.people.parameters(_PEOPLE))
+    return values
 
 
 FIRST_WINDOW = 60
@@ -431,26 +613,96 @@ RECENT = 2_000
 0 ranks every match (the behaviour before the bound, kept for `bench/search.py --baseline`)."""
 
 
-def _text_match(query_terms: Sequence[str], dialect: str) -> tuple[ColumnElement[Any], ColumnElement[bool]]:
-    """(the column naming a match's document id, the text condition) straight on the index."""
-    if dialect == "postgresql":
-        return documents.c.id, literal_column("fts_documents.tsv").op("@@")(_pg_tsquery(query_terms))
-    return fts_index.c.rowid, literal_column("fts_index").op("MATCH")(_fts5_query(query_terms))
-
-
-async def _nth_newest(session: AsyncSession, query_terms: Sequence[str], dialect: str, n: int) -> int | None:
+async def _nth_newest(session: AsyncSession, text: _Text, n: int) -> int | None:
     """The id of the `n`-th newest text match (no other filter), or None when there are fewer.
 
-    Read from the index alone and cheap on both backends: FTS5 walks its doclists by rowid, newest
-    first; PostgreSQL reads the GIN bitmap (or the primary key backwards) without ranking anything.
+    Read from the index alone: FTS5 walks its doclists by rowid, newest first; PostgreSQL reads the
+    GIN bitmap (or the primary key backwards) without ranking anything.
     """
-    key, condition = _text_match(query_terms, dialect)
-    statement = select(key).where(condition).order_by(key.desc()).offset(n - 1).limit(1)
-    found = (await session.execute(statement)).scalar()
+    key = _key(text.dialect)
+    statement = (
+        select(key).where(_matching(text.dialect)).order_by(key.desc()).offset(_constant(n - 1)).limit(1)
+    )
+    found = (await session.execute(statement, text.parameters())).scalar()
     return None if found is None else int(found)
 
 
-def _candidates(query: SearchQuery, dialect: str, window: int | None, bounds: Sequence[int | None]) -> Any:
+def _newest_candidates(shape: _Shape, windowed: bool) -> Any:
+    """Tier 0 in one step, as a subquery: the newest `RECENT` text matches (no other filter), ranked,
+    the cheap filters applied, the first `window` of them in rank order (every one unless
+    `windowed`). Each row tells `n_text`, how many matches the tier holds (fewer than `RECENT`: every
+    match), and `n_cand`, how many of them pass the filters (more than the window: it may be widened).
+
+    The index is read newest first and cut at `RECENT` before anything is ranked: FTS5 walks its
+    doclists by rowid and computes `bm25` for those rows only; PostgreSQL walks the primary key
+    backwards checking the text condition, or for a rarer word sorts the GIN matches by id, and runs
+    `ts_rank` above the cut.
+
+    When every kind is asked for, the kinds are not a filter here: they only leave out documents of
+    no kind a hit may have (a person's expertise), which `visible` never lets through and
+    `_visible_page` filters by kind again. So the window skips that condition and, on SQLite, the read
+    of each of the tier's rows that it needed.
+    """
+    d = documents.c
+    key = _key(shape.dialect)
+    # Without filters every match of the tier is a candidate: one count tells both numbers.
+    filtering = bool(_filters(shape, d, every_kind=False))
+    in_tier: list[ColumnElement[Any]] = [func.count().over().label("n_text")] if filtering else []
+    if shape.dialect == "postgresql":
+        tsv: ColumnElement[Any] = literal_column("fts_documents.tsv")
+        filtered = [d.kind, d.root_id, d.community_id, d.actor_id, d.created_at, d.has_attachment]
+        cut = (
+            select(d.id, *filtered, tsv.label("tsv"))
+            .where(_matching(shape.dialect))
+            .order_by(d.id.desc())
+            .limit(_RECENT)
+            .subquery("newest_cut")
+        )
+        newest = select(
+            *[c for c in cut.c if c.name != "tsv"],
+            _ranking(shape.dialect, cut.c.tsv).label("rank"),
+            *in_tier,
+        ).subquery("newest")
+        source: Any = newest
+        conditions = _filters(shape, newest.c, every_kind=False)
+    else:
+        cut = (
+            select(key.label("id"), _ranking(shape.dialect).label("rank"))
+            .where(_matching(shape.dialect))
+            .order_by(key.desc())
+            .limit(_RECENT)
+            .subquery("newest_cut")
+        )
+        newest = select(cut.c.id, cut.c.rank, *in_tier).subquery("newest") if filtering else cut
+        conditions = _filters(shape, d, every_kind=False)
+        source = newest.join(documents, d.id == newest.c.id) if conditions else newest
+    passing = func.count().over()
+    statement = (
+        select(
+            newest.c.id.label("doc_id"),
+            newest.c.rank,
+            literal(0).label("tier"),
+            (newest.c.n_text if filtering else passing).label("n_text"),
+            passing.label("n_cand"),
+        )
+        .select_from(source)
+        .where(*conditions)
+        .order_by(newest.c.rank.desc(), newest.c.id)
+    )
+    if windowed:
+        statement = statement.limit(_WINDOW)
+    return statement.subquery("candidates")
+
+
+@lru_cache(maxsize=256)
+def _tier_zero(shape: _Shape, windowed: bool) -> Any:
+    """The page of tier 0 (`_newest_candidates`) the viewer may see, with `n_text` and `n_cand`: one
+    statement per shape, kept (its parameters: `_parameters` and `window`)."""
+    candidates = _newest_candidates(shape, windowed)
+    return _visible_page(shape, candidates, candidates.c.n_text, candidates.c.n_cand)
+
+
+def _candidates(shape: _Shape, window: int | None, bounds: Sequence[int | None]) -> Any:
     """The first `window` matches in (recency tier, text rank) order, with the cheap filters (no
     visibility yet), as a subquery.
 
@@ -459,29 +711,54 @@ def _candidates(query: SearchQuery, dialect: str, window: int | None, bounds: Se
     these tiers are ranked.
     """
     d = documents.c
-    filters = _filters(query)
-    key, condition = _text_match(query.words, dialect)
-    rank: ColumnElement[Any]
-    if dialect == "postgresql":
-        rank = func.ts_rank(literal_column("fts_documents.tsv"), _pg_tsquery(query.words))
-        statement = select(d.id.label("doc_id"), rank.label("rank"))
-    else:
-        rank = -func.bm25(literal_column("fts_index"), 4.0, 1.0)
-        statement = select(d.id.label("doc_id"), rank.label("rank")).select_from(
-            fts_index.join(documents, d.id == fts_index.c.rowid)
-        )
+    filters = _filters(shape)
+    key = _key(shape.dialect)
+    statement = select(d.id.label("doc_id"), _ranking(shape.dialect).label("rank"))
+    if shape.dialect != "postgresql":
+        statement = statement.select_from(fts_index.join(documents, d.id == fts_index.c.rowid))
     limits = [b for b in bounds if b is not None]
     tier: ColumnElement[Any] = literal(0)
     if limits:
-        tier = case(*[(key >= b, i) for i, b in enumerate(limits)], else_=len(limits))
+        tier = case(*[(key >= _constant(b), i) for i, b in enumerate(limits)], else_=len(limits))
         if bounds[-1] is not None:
-            filters.append(key >= limits[-1])
-    statement = statement.add_columns(tier.label("tier")).where(condition, *filters)
+            filters.append(key >= _constant(limits[-1]))
+    statement = statement.add_columns(tier.label("tier")).where(_matching(shape.dialect), *filters)
     if window is not None:
         statement = statement.order_by(literal_column("tier"), literal_column("rank").desc(), d.id).limit(
-            window
+            _constant(window)
         )
     return statement.subquery("candidates")
+
+
+def _visible_page(shape: _Shape, candidates: Any, *extra: Any) -> Any:
+    """The page of `candidates` the viewer may see, in (tier, rank, id) order: visibility is decided
+    here, in the same SELECT, over the window of candidates only. Each hit comes with its author (for
+    content) and its thread's title, which a result shows."""
+    d = documents.c
+    shown: list[ColumnElement[Any]] = [
+        c for c in documents.columns if c.name not in ("config", "title_terms", "body_terms")
+    ]
+    shown.append(cast(d.config, Text).label("config"))
+    shown += [
+        _author.c.username.label("author_username"),
+        _author.c.domain.label("author_domain"),
+        _author.c.display_name.label("author_display_name"),
+        _author.c.local.label("author_local"),
+        _thread.c.title.label("thread_title"),
+        _thread.c.deleted_at.label("thread_deleted_at"),
+    ]
+    return (
+        select(*shown, candidates.c.rank, *extra)
+        .select_from(
+            candidates.join(documents, d.id == candidates.c.doc_id)
+            .outerjoin(_author, and_(d.kind.in_(CONTENT_KINDS), _author.c.id == d.actor_id))
+            .outerjoin(_thread, _thread.c.id == d.root_id)
+        )
+        .where(d.kind.in_(sorted(shape.kinds)), visible(shape))
+        .order_by(candidates.c.tier, candidates.c.rank.desc(), d.id)
+        .offset(_OFFSET)
+        .limit(_LIMIT)
+    )
 
 
 async def search(session: AsyncSession, query: SearchQuery) -> HitPage:
@@ -498,49 +775,96 @@ async def search(session: AsyncSession, query: SearchQuery) -> HitPage:
     visibility, the costly part, is then checked in the same SELECT over that window only. When the
     window holds fewer visible hits than the page needs and more matches exist, it is widened and the
     SELECT repeated: a page is never short while hits remain.
+
+    Tier 0 is one statement (`_tier_zero`: cut, rank, filters, visibility), which also tells how many
+    matches the tier holds: a full page, or a query with fewer matches than `RECENT`, needs no other.
+    The later tiers (`_candidates`, with id bounds from `_nth_newest`) are read only when tier 0 holds
+    too few visible hits for the page.
     """
     if not query.words or not query.kinds:
         return HitPage(hits=[], more=False)
-    d = documents.c
-    dialect = session.get_bind().dialect.name
-    shown: list[ColumnElement[Any]] = [
-        c for c in documents.columns if c.name not in ("config", "title_terms", "body_terms")
-    ]
-    shown.append(cast(d.config, Text).label("config"))
+    text = await _text(session, query.words, plan_once=True)
+    if text is None:
+        await _plan_as_usual(session)
+        return HitPage(hits=[], more=False)
+    page = await _search(session, query, text)
+    await _plan_as_usual(session)
+    return page
+
+
+async def _plan_as_usual(session: AsyncSession) -> None:
+    """Undo `_text(plan_once=True)` for the rest of the transaction. (Should a search fail, the setting
+    ends with its transaction.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_PLAN_AS_USUAL)
+
+
+async def _search(session: AsyncSession, query: SearchQuery, text: _Text) -> HitPage:
+    """`search`, once the words are read."""
+    shape = _Shape.of(query, text.dialect)
+    values = _parameters(query, text)
     need = query.offset + query.limit + 1
     first = max(FIRST_WINDOW, need * 2)
     window: int | None = first
-    bounds: list[int | None] = [await _nth_newest(session, query.words, dialect, RECENT) if RECENT else None]
+    rows: Sequence[Any] = []
+    bounds: list[int | None] = [None]
+    if RECENT:
+        while True:
+            statement = _tier_zero(shape, window is not None)
+            rows = (await session.execute(statement, {**values, "window": window})).all()
+            if len(rows) > query.limit:
+                return _page(rows, query.limit)
+            if rows:
+                in_tier, passing = int(rows[0].n_text), int(rows[0].n_cand)
+            else:  # nothing visible in the window: count the tier apart
+                in_tier, passing = await _newest_counts(session, shape, values)
+            if window is not None and passing > window:  # more of tier 0 to look at: widen the window
+                window = window * WIDER if window * WIDER < passing else None
+                continue
+            break
+        if in_tier < RECENT:  # tier 0 held every match
+            return _page(rows, query.limit)
+        bounds = [await _nth_newest(session, text, RECENT), await _nth_newest(session, text, RECENT * WIDER)]
+        window = passing + first
     while True:
-        candidates = _candidates(query, dialect, window, bounds)
-        statement = (
-            select(*shown, candidates.c.rank)
-            .select_from(candidates.join(documents, d.id == candidates.c.doc_id))
-            .where(visible(query.viewer_actor_id, query.people))
-            .order_by(candidates.c.tier, candidates.c.rank.desc(), d.id)
-            .offset(query.offset)
-            .limit(query.limit + 1)
-        )
-        rows = (await session.execute(statement)).all()
+        candidates = _candidates(shape, window, bounds)
+        rows = (await session.execute(_visible_page(shape, candidates), values)).all()
         if len(rows) > query.limit:
             break
-        matched = int(
-            (
-                await session.execute(
-                    select(func.count()).select_from(_candidates(query, dialect, None, bounds))
-                )
-            ).scalar()
-            or 0
-        )
+        counting = select(func.count()).select_from(_candidates(shape, None, bounds))
+        matched = int((await session.execute(counting, values)).scalar() or 0)
         if window is not None and matched > window:  # more matches in these tiers: widen the window
             window = window * WIDER if window * WIDER < matched else None
             continue
         if bounds[-1] is None:  # every match was looked at
             break
-        bounds.append(await _nth_newest(session, query.words, dialect, RECENT * WIDER ** len(bounds)))
+        bounds.append(await _nth_newest(session, text, RECENT * WIDER ** len(bounds)))
         window = matched + first
+    return _page(rows, query.limit)
+
+
+async def _newest_counts(session: AsyncSession, shape: _Shape, values: dict[str, Any]) -> tuple[int, int]:
+    """(text matches in tier 0, those of them passing the cheap filters), for a window with no
+    visible hit."""
+    key = _key(shape.dialect)
+    cut = select(key).where(_matching(shape.dialect)).order_by(key.desc()).limit(_RECENT).subquery()
+    statement = select(
+        select(func.count()).select_from(cut).scalar_subquery(),
+        select(func.count()).select_from(_newest_candidates(shape, False)).scalar_subquery(),
+    )
+    row = (await session.execute(statement, values)).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+def _page(rows: Sequence[Any], limit: int) -> HitPage:
     hits = [
         Hit(
+            author=None
+            if row.author_username is None
+            else Author(row.author_username, row.author_domain, row.author_display_name, row.author_local),
+            thread_title=None
+            if row.root_id is None
+            else ("" if row.thread_deleted_at is not None or row.thread_title is None else row.thread_title),
             id=row.id,
             kind=row.kind,
             post_id=row.post_id,
@@ -554,9 +878,9 @@ async def search(session: AsyncSession, query: SearchQuery) -> HitPage:
             config=str(row.config),
             rank=float(row.rank or 0.0),
         )
-        for row in rows[: query.limit]
+        for row in rows[:limit]
     ]
-    return HitPage(hits=hits, more=len(rows) > query.limit)
+    return HitPage(hits=hits, more=len(rows) > limit)
 
 
 async def match_ids(
@@ -570,31 +894,20 @@ async def match_ids(
     """(actor_id or community_id, rank) of the best `kind` documents. For a person's documents
     ("person", "expertise") only people the viewer may know (`people`; None: people of this instance)
     count, before the limit; callers apply the rest of visibility."""
-    if not query_terms:
+    text = await _text(session, query_terms) if query_terms else None
+    if text is None:
         return []
     d = documents.c
     key = d.community_id if kind == "community" else d.actor_id
     conditions: list[ColumnElement[bool]] = [d.kind == kind]
     if kind != "community":
-        who = Actor.__table__.alias("known_person")
+        who = _known_person
         conditions.append(exists().where(who.c.id == d.actor_id, known(people, who.c.id, who.c.local)))
-    if session.get_bind().dialect.name == "postgresql":
-        tsquery = _pg_tsquery(query_terms)
-        rank = func.ts_rank(literal_column("fts_documents.tsv"), tsquery)
-        statement = (
-            select(key, rank)
-            .where(literal_column("fts_documents.tsv").op("@@")(tsquery), *conditions)
-            .order_by(rank.desc())
-        )
-    else:
-        bm25 = func.bm25(literal_column("fts_index"), 4.0, 1.0)
-        statement = (
-            select(key, -bm25)
-            .select_from(fts_index.join(documents, d.id == fts_index.c.rowid))
-            .where(literal_column("fts_index").op("MATCH")(_fts5_query(query_terms)), *conditions)
-            .order_by(bm25)
-        )
-    rows = (await session.execute(statement.limit(limit))).all()
+    rank = _ranking(text.dialect)
+    statement = select(key, rank).where(_matching(text.dialect), *conditions).order_by(rank.desc())
+    if text.dialect != "postgresql":
+        statement = statement.select_from(fts_index.join(documents, d.id == fts_index.c.rowid))
+    rows = (await session.execute(statement.limit(limit), text.parameters())).all()
     return [(int(k), float(r)) for k, r in rows if k is not None]
 
 
@@ -631,14 +944,6 @@ async def activity_in(
     count = func.count()
     statement = select(both.c.author_id, count).group_by(both.c.author_id).order_by(count.desc()).limit(limit)
     return [(int(a), int(n)) for a, n in (await session.execute(statement)).all()]
-
-
-async def thread_titles(session: AsyncSession, root_ids: Iterable[int]) -> dict[int, str]:
-    wanted = set(root_ids)
-    if not wanted:
-        return {}
-    rows = await session.execute(select(Post.id, Post.title, Post.deleted_at).where(Post.id.in_(wanted)))
-    return {pid: ("" if deleted else title) for pid, title, deleted in rows.all()}
 
 
 async def live_posts_after(session: AsyncSession, last_id: int, limit: int) -> list[Post]:

@@ -71,5 +71,23 @@ async def test_search_over_http(ctx: Any, api: httpx.AsyncClient) -> None:
     assert (await api.get("/api/v1/search", params={"q": "lab"})).status_code == 401
     found = await api.get("/api/v1/search", params={"q": "nothing here"}, headers=ada)
     assert found.status_code == 200 and found.json() == {"items": [], "next_cursor": None}
+    # Words reach the SQL as literals on PostgreSQL: quotes and operators stay words.
+    written = await api.post(
+        "/api/v1/posts",
+        json={"body": "Ask O'Brien about the lab's budget", "communities": ["lab"]},
+        headers=ada,
+    )
+    assert written.status_code == 201, written.text
+    for hostile in (
+        "o'brien",
+        "lab's'); DROP TABLE posts; --",
+        "budget\\' | !x",
+        "x'' ' \"y",
+        "a:* & (b <-> c)",
+    ):
+        answer = await api.get("/api/v1/search", params={"q": hostile}, headers=ada)
+        assert answer.status_code == 200, (hostile, answer.text)
+    hits = (await api.get("/api/v1/search", params={"q": "o'brien"}, headers=ada)).json()["items"]
+    assert len(hits) == 1
     people = await api.get("/api/v1/search/people", params={"q": "python"}, headers=ada)
     assert people.status_code == 200 and people.json()["items"] == []
