@@ -34,6 +34,7 @@ from bench.feed import DOMAIN, load  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.config import load_settings  # noqa: E402
 from server.context import build_context  # noqa: E402
+from server.heap import settle_after_start  # noqa: E402
 from server.storage.compliance import CharterAcceptance  # noqa: E402
 from server.storage.engine import create_engine  # noqa: E402
 from server.storage.models import User  # noqa: E402
@@ -247,6 +248,7 @@ async def run(url: str, label: str, args: argparse.Namespace, workdir: Path) -> 
         app = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(settings, context=ctx)), base_url=f"http://{DOMAIN}"
         )
+        settle_after_start()  # what the app's start-up does (httpx's ASGI transport runs no lifespan)
         async with bare, app:
             bare_timings, status, size = await measure(bare, "/api/v1/feed/home", {}, args.requests)
             bare_p50 = percentile(bare_timings, 50)

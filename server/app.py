@@ -23,6 +23,7 @@ from server.context import Context, build_context
 from server.errors import CercleError
 from server.federation import routes as federation
 from server.federation.state import Federation
+from server.heap import settle_after_start
 from server.identity import routes as identity
 from server.logging_setup import configure_logging
 from server.mail import routes as mail_routes
@@ -50,6 +51,7 @@ def create_app(
         background = Background(ctx, federation, metrics=metrics)
         if settings.run_workers_in_process:
             await background.start()
+        settle_after_start()
         yield
         await background.stop()
         if context is None:

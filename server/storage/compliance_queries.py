@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, null, select, update
+from sqlalchemy import delete, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.storage.compliance import CharterAcceptance, CrossBorderConsent, LegalHold
@@ -58,6 +58,20 @@ async def list_acceptances(session: AsyncSession, *, charter_id: str | None = No
         query = query.where(CharterAcceptance.charter_id == charter_id)
     result = await session.execute(query.order_by(CharterAcceptance.accepted_at, CharterAcceptance.id))
     return [AcceptanceRecord(row[0], row[1], row[2]) for row in result]
+
+
+async def latest_versions_of_active_people(session: AsyncSession, charter_id: str) -> dict[str | None, int]:
+    """How many active people last accepted each version of this charter (None: never accepted it)."""
+    latest = (
+        select(CharterAcceptance.charter_version)
+        .where(CharterAcceptance.user_id == User.id, CharterAcceptance.charter_id == charter_id)
+        .order_by(CharterAcceptance.accepted_at.desc(), CharterAcceptance.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    per_person = select(latest.label("version")).where(User.disabled_at.is_(None)).subquery()
+    query = select(per_person.c.version, func.count()).group_by(per_person.c.version)
+    return {version: int(count) for version, count in (await session.execute(query)).all()}
 
 
 # --- cross-border consents ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from server.context import Context
 from server.errors import CercleError, ValidationFailed
-from server.policy import POINT_IN_TIME_HINT, point_in_time, requires_reacceptance
+from server.policy import POINT_IN_TIME_HINT, point_in_time
 from server.policy.describe import describe_rule
 from server.policy.schema import ACTIONS, POINTS
 from server.services import charter as service
@@ -28,7 +28,6 @@ from server.storage import communities as community_store
 from server.storage import compliance_queries as compliance_store
 from server.storage import delivery as delivery_store
 from server.storage import posts as post_store
-from server.storage.accounts import count_users, list_users
 from server.storage.audit import AuditFilter, list_audit_entries
 from server.storage.models import User
 from server.web.auth import current_user
@@ -127,22 +126,7 @@ async def charter_page(request: Request) -> Response:
         for article in force.articles
     ]
     async with ctx.sessions() as session:
-        users = await list_users(session, limit=await count_users(session) + 1)
-        latest: dict[int, str] = {}
-        for record in await compliance_store.list_acceptances(session, charter_id=force.id):
-            latest[record.acceptance.user_id] = record.acceptance.charter_version  # oldest first: last wins
-    figures = Counter[str]()
-    for person in users:
-        if not person.is_active:
-            continue
-        version = latest.get(person.id)
-        if version is None:
-            figures["never"] += 1
-        elif requires_reacceptance(force, version):
-            figures["again"] += 1
-        else:
-            figures["accepted"] += 1
-    figures["active"] = sum(figures.values())
+        figures = await service.acceptance_figures(session, force)
     return render(
         request,
         "admin_charter.html",

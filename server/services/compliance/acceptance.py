@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -41,6 +42,21 @@ async def acceptance_status(session: AsyncSession, charter: Charter, user: User)
     latest = await store.latest_acceptance(session, user.id, charter.id)
     version = latest.charter_version if latest is not None else None
     return not requires_reacceptance(charter, version), version
+
+
+async def acceptance_figures(session: AsyncSession, charter: Charter) -> Counter[str]:
+    """Active people who accepted the charter in force (`accepted`), must accept it again after a change
+    that asks for it (`again`), never accepted it (`never`), and all of them (`active`)."""
+    figures = Counter[str]()
+    for version, people in (await store.latest_versions_of_active_people(session, charter.id)).items():
+        if version is None:
+            figures["never"] += people
+        elif requires_reacceptance(charter, version):
+            figures["again"] += people
+        else:
+            figures["accepted"] += people
+    figures["active"] = sum(figures.values())
+    return figures
 
 
 async def accept_charter(
