@@ -29,6 +29,8 @@ async def test_a_person_elsewhere_is_followed_from_the_web_pages(paris: Instance
 
     directory = await munich.http.get("/people", headers=alice)
     assert 'action="/people/follow"' in directory.text
+    assert directory.text.count('action="/people/follow"') == 1
+    assert re.search(r"<title>People[^<]*</title>", directory.text), "the form stays out of the title"
 
     asked = await munich.http.post(
         "/people/follow", data={"handle": "@pierre@paris.example", **csrf(directory.text)}, headers=alice
