@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import aiohttp
 import httpx
@@ -39,6 +41,7 @@ from server.storage.social import Actor, ActorKey
 # What aiohttp raises when a pooled connection was closed by the peer before or while we wrote to it.
 STALE_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 ANSWER_MAX_BYTES = 64 * 1024
+T = TypeVar("T")
 # Remembered per destination, and per payload (the bytes sent, for the other inboxes the same activity goes
 # to, a few streams behind); past these sizes everything is forgotten at once and made again as needed.
 _TARGETS_KEPT = 1024
@@ -72,6 +75,20 @@ class Target:
                 connect=timeout.get("pool"),
             ),
         )
+
+
+async def _once_more_if_stale(send: Callable[[], Awaitable[T]]) -> T:
+    """Send; once more at once when a kept-alive connection turned out closed by the peer.
+
+    A peer may close an idle connection just as we reuse it: that is no failure of the peer, and counting
+    it as one would put the stream in backoff. The retry is safe: receivers dedupe by id.
+    """
+    try:
+        return await send()
+    except httpx.TransportError as exc:
+        if not isinstance(exc.__cause__, STALE_CONNECTION):
+            raise
+    return await send()
 
 
 class DeliverySender:
@@ -159,17 +176,7 @@ class DeliverySender:
 
     @staticmethod
     async def _send(http: httpx.AsyncClient, request: httpx.Request, auth: SignatureAuth) -> httpx.Response:
-        """Send; once more at once when a kept-alive connection turned out closed by the peer.
-
-        A peer may close an idle connection just as we reuse it: that is no failure of the peer, and
-        counting it as one would put the stream in backoff. The retry is safe: receivers dedupe by id.
-        """
-        try:
-            return await http.send(request, auth=auth)
-        except httpx.TransportError as exc:
-            if not isinstance(exc.__cause__, STALE_CONNECTION):
-                raise
-        return await http.send(request, auth=auth)
+        return await _once_more_if_stale(lambda: http.send(request, auth=auth))
 
     @classmethod
     async def post(
@@ -181,12 +188,7 @@ class DeliverySender:
         auth: SignatureAuth,
     ) -> SendResult:
         """`_send` without httpx's models: the same retry of a stale connection, around the same flow."""
-        try:
-            return await cls._signed(http, session, target, body, auth)
-        except httpx.TransportError as exc:
-            if not isinstance(exc.__cause__, STALE_CONNECTION):
-                raise
-        return await cls._signed(http, session, target, body, auth)
+        return await _once_more_if_stale(lambda: cls._signed(http, session, target, body, auth))
 
     @classmethod
     async def _signed(

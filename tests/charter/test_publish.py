@@ -3,7 +3,9 @@ and the decision goes to the audit log without the value it found."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from types import MappingProxyType
 
 import httpx
 from starlette.applications import Starlette
@@ -192,3 +194,12 @@ def test_display_labels_come_from_the_charter_in_the_reader_language(ctx: Contex
     labels = service.display_labels(ctx.charter, "fr", community_tags=["confidential"])
     assert labels == [("3.1", "Confidentiel — ne pas diffuser hors de cette communauté")]
     assert service.display_labels(ctx.charter, "fr", community_tags=["public"]) == []
+
+
+def test_display_labels_are_remembered_per_charter_object(ctx: Context) -> None:
+    """The notices are memoised; another charter object (a reloaded or different charter) starts afresh."""
+    first = service.display_labels(ctx.charter, "en", community_tags=["confidential"])
+    assert first and service.display_labels(ctx.charter, "en", community_tags=["confidential"]) == first
+    without_rules = dataclasses.replace(ctx.charter, articles=(), rules_at=MappingProxyType({}))
+    assert service.display_labels(without_rules, "en", community_tags=["confidential"]) == []
+    assert service.display_labels(ctx.charter, "en", community_tags=["confidential"]) == first
