@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -34,6 +35,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -98,11 +100,12 @@ def _written_locally() -> ColumnElement[bool]:
     return exists().where(Actor.id == Post.author_id, Actor.local.is_(True))
 
 
-def _members(scope: Scope) -> Any:
-    """(actor id, joined at) of every current member."""
-    if scope.community_id is not None:
+def _members(community: Any) -> Any:
+    """(actor id, joined at) of every current member of `community` (an id or a bound parameter; None:
+    the whole instance)."""
+    if community is not None:
         return select(Membership.actor_id.label("actor_id"), Membership.created_at.label("joined_at")).where(
-            Membership.community_id == scope.community_id, Membership.state == "active"
+            Membership.community_id == community, Membership.state == "active"
         )
     return (
         select(Actor.id.label("actor_id"), User.created_at.label("joined_at"))
@@ -113,27 +116,27 @@ def _members(scope: Scope) -> Any:
 
 async def members(session: AsyncSession, scope: Scope, moments: Sequence[datetime]) -> tuple[int, list[int]]:
     """How many current members there are, and how many of them joined before each of `moments`."""
-    joined = _members(scope).subquery()
+    joined = _members(scope.community_id).subquery()
     before = [func.sum(case((joined.c.joined_at < moment, 1), else_=0)) for moment in moments]
     row = (await session.execute(select(func.count(), *before).select_from(joined))).one()
     return int(row[0]), [int(value or 0) for value in row[1:]]
 
 
-def _roots(scope: Scope, since: datetime) -> Any:
+def _roots(community: Any, since: Any) -> Any:
     statement = select(
         literal("post").label("kind"),
         Post.author_id.label("actor_id"),
         Post.created_at.label("created_at"),
         literal(None).label("target"),
     ).where(Post.parent_id.is_(None), Post.created_at >= since, *_live(Post))
-    if scope.community_id is not None:
+    if community is not None:
         return statement.join(PostCommunity, PostCommunity.post_id == Post.id).where(
-            PostCommunity.community_id == scope.community_id
+            PostCommunity.community_id == community
         )
     return statement.where(_written_locally())
 
 
-def _comments(scope: Scope, since: datetime) -> Any:
+def _comments(community: Any, since: Any) -> Any:
     root = aliased(Post)
     statement = (
         select(
@@ -147,14 +150,14 @@ def _comments(scope: Scope, since: datetime) -> Any:
         # the period in ix_posts_root_created without reading the rows of every post.
         .where(Post.root_id.is_not(None), Post.created_at >= since, *_live(Post), *_live(root))
     )
-    if scope.community_id is not None:
+    if community is not None:
         return statement.join(PostCommunity, PostCommunity.post_id == Post.root_id).where(
-            PostCommunity.community_id == scope.community_id
+            PostCommunity.community_id == community
         )
     return statement.where(_written_locally())
 
 
-def _reactions(scope: Scope, since: datetime) -> Any:
+def _reactions(community: Any, since: Any) -> Any:
     statement = (
         select(
             literal("reaction").label("kind"),
@@ -165,33 +168,38 @@ def _reactions(scope: Scope, since: datetime) -> Any:
         .join(Post, Post.id == Reaction.post_id)
         .where(Reaction.created_at >= since, *_live(Post))
     )
-    if scope.community_id is not None:
-        return statement.where(Reaction.post_id.in_(_posts_and_comments(scope.community_id)))
+    if community is not None:
+        return statement.where(Reaction.post_id.in_(_posts_and_comments(community)))
     return statement.join(Actor, Actor.id == Reaction.actor_id).where(Actor.local.is_(True))
 
 
-def _posts_and_comments(community_id: int) -> Any:
+def _posts_and_comments(community: Any) -> Any:
     """The ids of the threads shared in a community and of their comments: the posts whose
     `coalesce(root_id, id)` is shared there, found through indexes rather than by reading every
     reaction (an expression on both sides of a join cannot use one)."""
-    shared = select(PostCommunity.post_id).where(PostCommunity.community_id == community_id)
+    shared = select(PostCommunity.post_id).where(PostCommunity.community_id == community)
     roots = select(Post.id).where(Post.id.in_(shared), Post.root_id.is_(None))
     comments = select(Post.id).where(Post.root_id.in_(shared))
     return union_all(roots, comments)
 
 
-def _events(scope: Scope, since: datetime) -> Any:
+def _events(community: Any, since: Any) -> Any:
     """Posts, comments and reactions in the scope since `since`: kind, actor_id, created_at and
     target (a comment's thread author, a reaction's post author)."""
-    return union_all(_roots(scope, since), _comments(scope, since), _reactions(scope, since)).subquery()
+    return union_all(
+        _roots(community, since), _comments(community, since), _reactions(community, since)
+    ).subquery()
 
 
-def _per_window(rows: Any, windows: Sequence[Window]) -> list[ColumnElement[Any]]:
+def _per_window(rows: Any, count: int) -> list[ColumnElement[Any]]:
     return [
-        func.sum(case((and_(rows.c.created_at >= w.since, rows.c.created_at < w.until), 1), else_=0)).label(
-            f"w{i}"
-        )
-        for i, w in enumerate(windows)
+        func.sum(
+            case(
+                (and_(rows.c.created_at >= bindparam(f"s{i}"), rows.c.created_at < bindparam(f"u{i}")), 1),
+                else_=0,
+            )
+        ).label(f"w{i}")
+        for i in range(count)
     ]
 
 
@@ -205,34 +213,50 @@ def _totals(label: Any, rows: Any, count: int) -> Any:
     )
 
 
+@cache
+def _tallies_statement(in_community: bool, count: int) -> Any:
+    """The statement of `tallies` for one shape, built once: the community, the period and the windows
+    are bound parameters (`community`, `since`, `until`, `s0`/`u0`…). A year of weekly windows makes a
+    statement of a few thousand elements, whose building cost several times its execution."""
+    community: Any = bindparam("community") if in_community else None
+    events = _events(community, bindparam("since"))
+    per_person = (
+        select(events.c.kind, events.c.actor_id, *_per_window(events, count))
+        .where(events.c.created_at < bindparam("until"))
+        .group_by(events.c.kind, events.c.actor_id)
+        .cte("per_person")
+    )
+    people = (
+        select(per_person.c.actor_id, *[func.sum(per_person.c[f"w{i}"]).label(f"w{i}") for i in range(count)])
+        .group_by(per_person.c.actor_id)
+        .cte("people")
+    )
+    parts = [
+        _totals(per_person.c.kind, per_person, count).group_by(per_person.c.kind),
+        _totals(literal(ANYONE), people, count),
+    ]
+    if in_community:
+        member_ids = select(_members(community).subquery().c.actor_id)
+        parts.append(_totals(literal(MEMBERS), people, count).where(people.c.actor_id.in_(member_ids)))
+    return union_all(*parts)
+
+
+def _bounds(scope: Scope, since: datetime) -> dict[str, Any]:
+    return (
+        {"since": since} if scope.community_id is None else {"since": since, "community": scope.community_id}
+    )
+
+
 async def tallies(session: AsyncSession, scope: Scope, windows: Sequence[Window]) -> list[dict[str, Tally]]:
     """For each window: a Tally per kind (post, comment, reaction), for every kind together (ANYONE)
     and, in a community, for every kind together by its current members only (MEMBERS)."""
     if not windows:
         return []
-    events = _events(scope, min(w.since for w in windows))
-    per_person = (
-        select(events.c.kind, events.c.actor_id, *_per_window(events, windows))
-        .where(events.c.created_at < max(w.until for w in windows))
-        .group_by(events.c.kind, events.c.actor_id)
-        .cte("per_person")
-    )
-    people = (
-        select(
-            per_person.c.actor_id,
-            *[func.sum(per_person.c[f"w{i}"]).label(f"w{i}") for i, _ in enumerate(windows)],
-        )
-        .group_by(per_person.c.actor_id)
-        .cte("people")
-    )
-    parts = [
-        _totals(per_person.c.kind, per_person, len(windows)).group_by(per_person.c.kind),
-        _totals(literal(ANYONE), people, len(windows)),
-    ]
-    if scope.community_id is not None:
-        member_ids = select(_members(scope).subquery().c.actor_id)
-        parts.append(_totals(literal(MEMBERS), people, len(windows)).where(people.c.actor_id.in_(member_ids)))
-    found = {str(row[0]): row[1:] for row in (await session.execute(union_all(*parts))).all()}
+    values = _bounds(scope, min(w.since for w in windows)) | {"until": max(w.until for w in windows)}
+    for i, window in enumerate(windows):
+        values |= {f"s{i}": window.since, f"u{i}": window.until}
+    statement = _tallies_statement(scope.community_id is not None, len(windows))
+    found = {str(row[0]): row[1:] for row in (await session.execute(statement, values)).all()}
     empty = [0] * (2 * len(windows))
     return [
         {
@@ -243,7 +267,7 @@ async def tallies(session: AsyncSession, scope: Scope, windows: Sequence[Window]
     ]
 
 
-def _questions(scope: Scope, since: datetime) -> Any:
+def _questions(community: Any, since: Any) -> Any:
     """Threads started since `since` that ask: polls, and posts whose title or text ends with '?'."""
     statement = select(Post.id, Post.author_id, Post.created_at).where(
         Post.parent_id.is_(None),
@@ -255,9 +279,9 @@ def _questions(scope: Scope, since: datetime) -> Any:
             func.rtrim(Post.source).like("%?"),
         ),
     )
-    if scope.community_id is not None:
+    if community is not None:
         return statement.join(PostCommunity, PostCommunity.post_id == Post.id).where(
-            PostCommunity.community_id == scope.community_id
+            PostCommunity.community_id == community
         )
     return statement.where(_written_locally())
 
@@ -281,15 +305,21 @@ def _first_answers(asked: Any) -> Any:
     )
 
 
-async def questions(session: AsyncSession, scope: Scope, since: datetime) -> list[Question]:
-    """The questions asked since `since`, each with its first answer if any."""
-    asked = _questions(scope, since).cte("asked")
+@cache
+def _questions_statement(in_community: bool) -> Any:
+    asked = _questions(bindparam("community") if in_community else None, bindparam("since")).cte("asked")
     first = _first_answers(asked).subquery()
-    rows = await session.execute(
+    return (
         select(asked.c.id, asked.c.author_id, asked.c.created_at, first.c.responder, first.c.answered_at)
         .outerjoin(first, first.c.question_id == asked.c.id)
         .order_by(asked.c.id)
     )
+
+
+async def questions(session: AsyncSession, scope: Scope, since: datetime) -> list[Question]:
+    """The questions asked since `since`, each with its first answer if any."""
+    statement = _questions_statement(scope.community_id is not None)
+    rows = await session.execute(statement, _bounds(scope, since))
     return [
         Question(int(i), int(a), _aware(at), None if r is None else int(r), None if t is None else _aware(t))
         for i, a, at, r, t in rows.all()
@@ -303,25 +333,34 @@ def _aware(value: datetime | str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+@cache
+def _helpfulness_statement(in_community: bool, members_only: bool) -> Any:
+    community: Any = bindparam("community") if in_community else None
+    since: Any = bindparam("since")
+    both = union_all(_comments(community, since), _reactions(community, since)).subquery()
+    others = and_(both.c.target.is_not(None), both.c.target != both.c.actor_id)
+    who = case((both.c.kind == "comment", both.c.actor_id), else_=both.c.target)
+    statement = select(who, func.count()).where(others).group_by(who)
+    if members_only:
+        statement = statement.where(who.in_(select(_members(community).subquery().c.actor_id)))
+    return statement
+
+
 async def helpfulness(
     session: AsyncSession, scope: Scope, since: datetime, *, members_only: bool
 ) -> dict[int, int]:
     """Points per person since `since`: one per comment in someone else's thread and one per reaction
     received from someone else; in a community, for its current members only."""
-    both = union_all(_comments(scope, since), _reactions(scope, since)).subquery()
-    others = and_(both.c.target.is_not(None), both.c.target != both.c.actor_id)
-    who = case((both.c.kind == "comment", both.c.actor_id), else_=both.c.target)
-    statement = select(who, func.count()).where(others).group_by(who)
-    if members_only:
-        statement = statement.where(who.in_(select(_members(scope).subquery().c.actor_id)))
-    return {int(person): int(points) for person, points in (await session.execute(statement)).all()}
+    statement = _helpfulness_statement(scope.community_id is not None, members_only)
+    rows = await session.execute(statement, _bounds(scope, since))
+    return {int(person): int(points) for person, points in rows.all()}
 
 
 async def current_members(session: AsyncSession, scope: Scope, actor_ids: set[int]) -> set[int]:
     """Those of `actor_ids` who are members of the scope now."""
     if not actor_ids:
         return set()
-    joined = _members(scope).subquery()
+    joined = _members(scope.community_id).subquery()
     rows = await session.execute(select(joined.c.actor_id).where(joined.c.actor_id.in_(sorted(actor_ids))))
     return {int(a) for a in rows.scalars().all()}
 
