@@ -6,7 +6,9 @@
 For each database: migrate a fresh one, bulk-load people, communities, memberships, posts and
 reactions, serve Cercle and the bare endpoint with uvicorn (one process each), and fetch the
 home feed (50 posts, as 100 different people, bearer tokens) with 20 concurrent readers.
-Prints p50/p99 for both, so the ratio survives a noisy machine.
+Prints p50/p99 for both, so the ratio survives a noisy machine, and for `/api/v1/me` on the same
+Cercle process: the least any signed-in request costs (authentication and one small answer), the
+floor under which no page can go on that machine.
 """
 
 from __future__ import annotations
@@ -214,18 +216,28 @@ def bench_one(label: str, url: str, args: argparse.Namespace, workdir: Path) -> 
         "CERCLE_CHARTER_DIR": str(ROOT / "charter"),
         "CERCLE_RUN_WORKERS_IN_PROCESS": "false",
     }
-    paths = [("/api/v1/feed/home?limit=50", {"Authorization": f"Bearer {t}"}) for t in tokens]
-    for name, factory in (
-        ("bare Starlette endpoint", "bench.bare_app:create"),
-        ("Cercle home feed", "server.app:app_from_environment"),
+    auth = [{"Authorization": f"Bearer {t}"} for t in tokens]
+    feed = [("/api/v1/feed/home?limit=50", headers) for headers in auth]
+    floor = [("/api/v1/me", headers) for headers in auth]  # authentication and one small answer
+    for name, factory, runs in (
+        ("bare Starlette endpoint", "bench.bare_app:create", [("bare Starlette endpoint", feed)]),
+        (
+            "Cercle",
+            "server.app:app_from_environment",
+            [("Cercle /api/v1/me (floor)", floor), ("Cercle home feed", feed)],
+        ),
     ):
         server = serve(factory, env, workdir / f"{label}-{name.split()[0]}.log")
         try:
-            asyncio.run(drive(server.url, paths, concurrency=args.concurrency, total=min(200, args.requests)))
-            result = asyncio.run(drive(server.url, paths, concurrency=args.concurrency, total=args.requests))
+            for run_name, paths in runs:
+                warm = min(200, args.requests)
+                asyncio.run(drive(server.url, paths, concurrency=args.concurrency, total=warm))
+                result = asyncio.run(
+                    drive(server.url, paths, concurrency=args.concurrency, total=args.requests)
+                )
+                print(f"[{label}] " + result.line(run_name), flush=True)
         finally:
             server.stop()
-        print(f"[{label}] " + result.line(name))
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ from server.services import charter as charter_service
 from server.services.communities import access, actor_id_of
 from server.services.permissions import Action, readable_post_ids
 from server.storage import communities as community_store
-from server.storage import follows as follow_store
 from server.storage import notifications as notification_store
 from server.storage import posts as store
 from server.storage.accounts import get_user_by_username
@@ -34,7 +33,7 @@ MAX_PAGE = 100
 class PostView:
     post: Post
     author: Actor
-    communities: list[tuple[Community, bool]] = field(default_factory=list)
+    communities: list[tuple[store.SharedIn, bool]] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     reactions: dict[str, int] = field(default_factory=dict)
     my_reactions: set[str] = field(default_factory=set)
@@ -154,14 +153,10 @@ async def home_feed(
 ) -> FeedPage:
     limit, position = _limit(limit), decode_cursor(cursor)
     me = actor_id_of(viewer)
-    communities = await community_store.active_community_ids(session, me)
-    from_communities = await store.community_feed_ids(
-        session, communities, limit=limit, cursor=position, include_held=False, include_held_of=me
-    )
+    from_communities = await store.member_feed_ids(session, me, limit=limit, cursor=position)
     known = {pid for _, pid in from_communities}
     mine = await store.author_feed_ids(session, [me], limit=limit, cursor=position)  # always readable to me
-    followed = await follow_store.followed_actor_ids(session, me)
-    theirs = await store.author_feed_ids(session, followed, limit=limit, cursor=position) if followed else []
+    theirs = await store.followed_feed_ids(session, me, limit=limit, cursor=position)
     others = await _readable(session, viewer, [c for c in theirs if c[1] not in known]) if theirs else []
     return await _page(session, viewer, from_communities + mine + others, limit, charter)
 
