@@ -2,9 +2,10 @@
 
     python bench/feed.py                      # both databases, defaults below
     python bench/feed.py --db sqlite --posts 20000 --requests 500
+    python bench/feed.py --workers 2          # two server processes per app
 
 For each database: migrate a fresh one, bulk-load people, communities, memberships, posts and
-reactions, serve Cercle and the bare endpoint with uvicorn (one process each), and fetch the
+reactions, serve Cercle and the bare endpoint with uvicorn (one process each unless `--workers`), and fetch the
 home feed (50 posts, as 100 different people, bearer tokens) with 20 concurrent readers.
 Prints p50/p99 for both, so the ratio survives a noisy machine, and for `/api/v1/me` on the same
 Cercle process: the least any signed-in request costs (authentication and one small answer), the
@@ -227,7 +228,7 @@ def bench_one(label: str, url: str, args: argparse.Namespace, workdir: Path) -> 
             [("Cercle /api/v1/me (floor)", floor), ("Cercle home feed", feed)],
         ),
     ):
-        server = serve(factory, env, workdir / f"{label}-{name.split()[0]}.log")
+        server = serve(factory, env, workdir / f"{label}-{name.split()[0]}.log", workers=args.workers)
         try:
             for run_name, paths in runs:
                 warm = min(200, args.requests)
@@ -251,10 +252,14 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=100)
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes for each app (uvicorn --workers), default 1"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="cercle-bench-"))
     print(
-        f"feed benchmark: {args.requests} requests, {args.concurrency} concurrent readers; logs in {workdir}"
+        f"feed benchmark: {args.requests} requests, {args.concurrency} concurrent readers, "
+        f"{args.workers} server process(es) per app; logs in {workdir}"
     )
     if args.db in ("sqlite", "both"):
         bench_one("sqlite", f"sqlite+aiosqlite:///{workdir / 'bench.db'}", args, workdir)

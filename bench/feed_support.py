@@ -33,8 +33,9 @@ class Server:
         self.process.wait(timeout=20)
 
 
-def serve(factory: str, env: dict[str, str], log: Path) -> Server:
-    """`factory` ('module:function') served by uvicorn in its own process, the same way for every app."""
+def serve(factory: str, env: dict[str, str], log: Path, *, workers: int = 1) -> Server:
+    """`factory` ('module:function') served by uvicorn in its own process (`workers` processes behind one
+    socket when more than one), the same way for every app."""
     port = free_port()
     handle = log.open("wb")
     process = subprocess.Popen(
@@ -51,6 +52,7 @@ def serve(factory: str, env: dict[str, str], log: Path) -> Server:
             "--log-level",
             "warning",
             "--no-access-log",
+            *(["--workers", str(workers)] if workers > 1 else []),
         ],
         env={**os.environ, **env},
         stdout=handle,
