@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from server.clock import FakeClock
@@ -10,7 +11,7 @@ from server.config import Settings
 from server.context import Context
 from server.errors import Conflict, Forbidden, TooManyRequests, Unauthorized, ValidationFailed
 from server.services import accounts
-from server.storage.accounts import get_user_by_username
+from server.storage.accounts import get_user_by_username, list_api_tokens
 from tests.conftest import make_settings
 
 
@@ -181,3 +182,32 @@ async def test_closed_sign_up(database_url: str, tmp_path: Path, clock: FakeCloc
                 )
     finally:
         await ctx.close()
+
+
+async def test_a_token_records_its_last_use_at_most_every_five_minutes(
+    ctx: Context, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    await _create(ctx)
+    async with ctx.transaction() as session:
+        user = await get_user_by_username(session, "alice")
+        assert user is not None
+        token = await accounts.create_api_token(session, ctx.clock.now(), user, "script")
+    headers = {"Authorization": f"Bearer {token.secret}"}
+
+    async def last_used() -> object:
+        async with ctx.sessions() as session:
+            (listed,) = await list_api_tokens(session, token.token.user_id)
+            return listed.last_used_at
+
+    assert await last_used() is None
+    first = clock.now()
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+    assert await last_used() == first
+    clock.advance(timedelta(minutes=4))
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+    assert await last_used() == first  # within five minutes: only read
+    clock.advance(timedelta(minutes=2))
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+    assert await last_used() == clock.now()
+    revoked = {"Authorization": f"Bearer {token.secret}x"}
+    assert (await client.get("/api/v1/me", headers=revoked)).status_code == 401
