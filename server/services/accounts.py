@@ -240,34 +240,15 @@ async def create_api_token(session: AsyncSession, now: datetime, user: User, nam
     return NewToken(token=token, secret=secret)
 
 
-TOKEN_TOUCH_EVERY = timedelta(minutes=5)  # how precisely a token's last use is recorded
-
-
-async def token_and_user(session: AsyncSession, secret: str) -> tuple[ApiToken, User] | None:
-    """The active token with this secret and its (enabled) owner; reads only."""
+async def user_for_token(session: AsyncSession, now: datetime, secret: str) -> User | None:
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    return await store.get_active_token(session, hash_secret(secret))
-
-
-def touch_due(token: ApiToken, now: datetime) -> bool:
-    """Whether the token's last use should be recorded now (at most every TOKEN_TOUCH_EVERY, so that
-    most requests only read)."""
-    return token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_EVERY
-
-
-async def touch_token(session: AsyncSession, token_id: int, now: datetime) -> None:
-    await store.touch_api_token(session, token_id, now)
-
-
-async def user_for_token(session: AsyncSession, now: datetime, secret: str) -> User | None:
-    """The owner of an active token, recording its use in `session` when due."""
-    found = await token_and_user(session, secret)
+    found = await store.get_active_token(session, hash_secret(secret))
     if found is None:
         return None
     token, user = found
-    if touch_due(token, now):
-        await touch_token(session, token.id, now)
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
+        await store.touch_api_token(session, token.id, now)
     return user
 
 

@@ -22,15 +22,10 @@ async def current_user(request: Request) -> User | None:
     user: User | None = None
     authorization = request.headers.get("authorization", "")
     if authorization[:7].lower() == "bearer ":
-        async with ctx.sessions() as session:  # a read: most requests need no transaction to commit
-            found = await accounts.token_and_user(session, authorization[7:].strip())
-        if found is None:
+        async with ctx.transaction() as session:
+            user = await accounts.user_for_token(session, ctx.clock.now(), authorization[7:].strip())
+        if user is None:
             raise Unauthorized("the API token is invalid or was revoked", code="invalid-token")
-        token, user = found
-        now = ctx.clock.now()
-        if accounts.touch_due(token, now):
-            async with ctx.transaction() as session:
-                await accounts.touch_token(session, token.id, now)
     elif "uid" in request.session:
         async with ctx.sessions() as session:
             user = await get_user(session, int(request.session["uid"]))
