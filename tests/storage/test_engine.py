@@ -1,4 +1,4 @@
-"""PostgreSQL connections: checked before use only after being idle, and replaced when dead."""
+"""PostgreSQL connections: checked before use only after being idle, replaced when dead, no JIT."""
 
 from __future__ import annotations
 
@@ -45,4 +45,11 @@ async def test_a_connection_used_a_moment_ago_is_not_checked_and_a_dead_one_is_d
     async with engine.connect() as connection:
         again = int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
     assert again != pid
+    await engine.dispose()
+
+
+async def test_no_jit_compilation_on_the_applications_connections(pg_url: str) -> None:
+    engine = create_engine(pg_url)
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SHOW jit"))).scalar_one() == "off"
     await engine.dispose()
