@@ -5,8 +5,8 @@
     python bench/feed.py --workers 2          # two server processes per app
 
 For each database: migrate a fresh one, bulk-load people, communities, memberships, posts and
-reactions, serve Cercle and the bare endpoint with uvicorn (one process each unless `--workers`), and fetch the
-home feed (50 posts, as 100 different people, bearer tokens) with 20 concurrent readers.
+reactions, serve Cercle and the bare endpoint with uvicorn (one process each unless `--workers`), and
+fetch the home feed (50 posts, as 100 different people, bearer tokens) with 20 concurrent readers.
 Prints p50/p99 for both, so the ratio survives a noisy machine, and for `/api/v1/me` on the same
 Cercle process: the least any signed-in request costs (authentication and one small answer), the
 floor under which no page can go on that machine.

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -213,7 +213,7 @@ def _totals(label: Any, rows: Any, count: int) -> Any:
     )
 
 
-@cache
+@lru_cache(maxsize=16)  # about 1 MB each; the dashboards offer four periods, the API any of 52
 def _tallies_statement(in_community: bool, count: int) -> Any:
     """The statement of `tallies` for one shape, built once: the community, the period and the windows
     are bound parameters (`community`, `since`, `until`, `s0`/`u0`…). A year of weekly windows makes a
