@@ -31,7 +31,7 @@ from server.federation.negotiation import (
 )
 from server.federation.redaction import profile_for
 from server.federation.state import Federation, federation_of
-from server.services.actors import GROUP, PERSON, ensure_actor_keys, get_or_create_instance_actor
+from server.services.actors import GROUP, PERSON, get_or_create_instance_actor, stored_keys
 from server.storage import federation as store
 from server.storage.social import Actor, ActorKey, Community
 
@@ -101,9 +101,7 @@ def _page(
 
 
 async def _key_material(fed: Federation, actor: Actor) -> tuple[str, str | None]:
-    async with fed.ctx.transaction() as session:
-        found = (await ensure_actor_keys(session, actor, fed.ctx.clock.now())).by_algorithm
-    return _keys_for_document(found)
+    return _keys_for_document(await stored_keys(fed.ctx, actor.id))
 
 
 FIELD_LABELS = {

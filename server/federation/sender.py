@@ -27,16 +27,14 @@ import httpx
 import yarl
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from httpx_aiohttp.transport import map_aiohttp_exceptions
-from sqlalchemy.exc import IntegrityError
 
 from server.activitypub.auth import SignatureAuth, SignatureFormat
 from server.activitypub.keys import load_private_key_pem
 from server.activitypub.vocabulary import ACTIVITY_JSON
 from server.delivery.worker import SendResult
 from server.federation.state import Federation
-from server.services.actors import ensure_actor_keys
+from server.services.actors import stored_keys
 from server.storage.delivery import PendingDelivery
-from server.storage.social import Actor, ActorKey
 
 # What aiohttp raises when a pooled connection was closed by the peer before or while we wrote to it.
 STALE_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
@@ -107,20 +105,9 @@ class DeliverySender:
                 self._auth[actor_id] = await self._make_auth(actor_id)
         return self._auth[actor_id]
 
-    async def _keys(self, actor_id: int) -> dict[str, ActorKey]:
-        ctx = self.fed.ctx
-        async with ctx.transaction() as session:
-            actor = await session.get(Actor, actor_id)
-            if actor is None or not actor.local:
-                raise LookupError(f"actor {actor_id} cannot sign: not local")
-            return (await ensure_actor_keys(session, actor, ctx.clock.now())).by_algorithm
-
     async def _make_auth(self, actor_id: int) -> SignatureAuth:
         ctx = self.fed.ctx
-        try:
-            found = await self._keys(actor_id)
-        except IntegrityError:  # another worker made the actor's first keys at the same moment: read theirs
-            found = await self._keys(actor_id)
+        found = await stored_keys(ctx, actor_id)
         rsa_row, ed_row = found["rsa"], found["ed25519"]
         assert rsa_row.private_pem is not None and ed_row.private_pem is not None
         rsa_key, ed_key = load_private_key_pem(rsa_row.private_pem), load_private_key_pem(ed_row.private_pem)

@@ -18,7 +18,7 @@ from server.federation.fetch import Fetcher, Resolver, resolve_host
 from server.federation.processing import process_row
 from server.federation.queue import InboxQueue
 from server.federation.remote import RemoteActors
-from server.services.actors import ensure_actor_keys, get_or_create_instance_actor
+from server.services.actors import get_or_create_instance_actor, stored_keys
 from server.storage import federation as store
 
 
@@ -52,7 +52,7 @@ class Federation:
         now = self.ctx.clock.now()
         async with self.ctx.transaction() as session:
             actor = await get_or_create_instance_actor(session, self.ctx.settings, now)
-            found = (await ensure_actor_keys(session, actor, now)).by_algorithm
+        found = await stored_keys(self.ctx, actor.id)
         rsa_row, ed_row = found["rsa"], found["ed25519"]
         assert rsa_row.private_pem is not None and ed_row.private_pem is not None
         rsa_key = load_private_key_pem(rsa_row.private_pem)

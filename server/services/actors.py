@@ -10,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.activitypub import keys
 from server.config import Settings
+from server.context import Context
 from server.storage import federation as federation_store
 from server.storage.social import Actor, ActorKey, Profile
 
@@ -121,3 +123,22 @@ async def ensure_actor_keys(session: AsyncSession, actor: Actor, now: datetime) 
         created.append(algorithm)
     await session.flush()
     return KeySet(by_algorithm=found, created=created)
+
+
+async def stored_keys(ctx: Context, actor_id: int) -> dict[str, ActorKey]:
+    """A local actor's key pairs by algorithm, made on first use, in a transaction of their own.
+
+    Two requests may make an actor's first keys at the same moment (two peers fetching its document,
+    two workers signing for it): the one whose insert meets the other's key id (unique) fails, and
+    reads the keys the other stored instead."""
+    for attempt in range(2):
+        try:
+            async with ctx.transaction() as session:
+                actor = await session.get(Actor, actor_id)
+                if actor is None or not actor.local:
+                    raise LookupError(f"actor {actor_id} has no keys here: not local")
+                return (await ensure_actor_keys(session, actor, ctx.clock.now())).by_algorithm
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
