@@ -97,9 +97,20 @@ def fresh_sqlite_url(template: Path, directory: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-def fresh_pg_url(cluster: Cluster, template: str) -> str:
+async def _drop_database(cluster_url: str, name: str) -> None:
+    connection = await asyncpg.connect(plain_dsn(cluster_url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def fresh_pg_url(cluster: Cluster, template: str, request: pytest.FixtureRequest) -> str:
+    """A database copied from the migrated template, dropped when the test ends (a run makes about
+    600: kept, they filled several GB of disk and slowed the cluster's removal at the end)."""
     name = f"cercle_test_{os.getpid()}_{next(_counter)}"
     run_coroutine(_create_database(cluster.url, name, template))
+    request.addfinalizer(lambda: run_coroutine(_drop_database(cluster.url, name)))
     DIALECTS_USED.add("postgresql")
     return with_database(cluster.url, name)
 
@@ -115,7 +126,7 @@ def pg_url(request: pytest.FixtureRequest) -> str:
     """A fresh PostgreSQL database migrated to head, in the throwaway cluster."""
     cluster: Cluster = request.getfixturevalue("pg_cluster")
     template: str = request.getfixturevalue("pg_template")
-    return fresh_pg_url(cluster, template)
+    return fresh_pg_url(cluster, template, request)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -265,7 +265,7 @@ def fresh_database_urls(
     if dialect == "postgresql":
         cluster = request.getfixturevalue("pg_cluster")
         template = request.getfixturevalue("pg_template")
-        return [fresh_pg_url(cluster, template) for _ in range(count)]
+        return [fresh_pg_url(cluster, template, request) for _ in range(count)]
     template_path = request.getfixturevalue("sqlite_template")
     return [fresh_sqlite_url(template_path, tmp_path) for _ in range(count)]
 
