@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from server.context import Context
 from server.services.actors import create_local_person, stored_keys
-from server.storage.social import Actor, ActorKey
+from server.storage.social import ActorKey
+from tests.web.test_mentions_web import remote_person
 
 
 async def test_two_requests_making_the_first_keys_at_once_get_the_same_keys(ctx: Context) -> None:
@@ -28,18 +29,6 @@ async def test_two_requests_making_the_first_keys_at_once_get_the_same_keys(ctx:
 
 
 async def test_no_keys_are_made_for_a_remote_actor(ctx: Context) -> None:
-    async with ctx.transaction() as session:
-        remote = Actor(
-            uri="https://munich.example/users/alice",
-            kind="Person",
-            local=False,
-            domain="munich.example",
-            username="alice",
-            display_name="Alice",
-            summary="",
-            created_at=ctx.clock.now(),
-        )
-        session.add(remote)
-        await session.flush()
+    alice = await remote_person(ctx, "alice", "Alice")
     with pytest.raises(LookupError):
-        await stored_keys(ctx, remote.id)
+        await stored_keys(ctx, alice.id)

@@ -241,18 +241,7 @@ async def author_feed_ids(
     """(created_at, post_id) of root posts by these authors, newest first; the caller checks visibility."""
     if not author_ids:
         return []
-    query = (
-        select(Post.created_at, Post.id)
-        .where(
-            Post.author_id.in_(set(author_ids)),
-            Post.root_id.is_(None),
-            Post.deleted_at.is_(None),
-            _before(Post.created_at, Post.id, cursor),  # type: ignore[arg-type]
-        )
-        .order_by(Post.created_at.desc(), Post.id.desc())
-        .limit(limit)
-    )
-    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
+    return await _written_by(session, Post.author_id.in_(set(author_ids)), limit, cursor)
 
 
 async def followed_feed_ids(
@@ -261,10 +250,16 @@ async def followed_feed_ids(
     """`author_feed_ids` over the people `follower_id` follows (accepted follows), read by the same
     statement; the caller checks visibility."""
     followed = select(Follow.followed_id).where(Follow.follower_id == follower_id, Follow.state == "accepted")
+    return await _written_by(session, Post.author_id.in_(followed.scalar_subquery()), limit, cursor)
+
+
+async def _written_by(
+    session: AsyncSession, by_authors: ColumnElement[bool], limit: int, cursor: Cursor | None
+) -> list[tuple[datetime, int]]:
     query = (
         select(Post.created_at, Post.id)
         .where(
-            Post.author_id.in_(followed.scalar_subquery()),
+            by_authors,
             Post.root_id.is_(None),
             Post.deleted_at.is_(None),
             _before(Post.created_at, Post.id, cursor),  # type: ignore[arg-type]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from server.clock import FakeClock
 from server.context import Context
 from server.services import communities, feeds, follows, posts
-from server.storage.social import Post
+from server.storage.social import Follow, Membership, Post
 from tests.social.helpers import community, person
 
 
@@ -146,3 +146,38 @@ async def test_deleted_and_held_posts_leave_no_gap_in_a_page(ctx: Context, clock
     assert [v.post.source for v in second.items] == ["post 6", "post 5", "post 4", "post 3"]
     # the author sees their own held post
     assert [v.post.source for v in own.items] == ["post 11", "post 10", "post 9", "post 8"]
+
+
+async def test_a_pending_request_or_follow_brings_nothing_into_the_home_feed(
+    ctx: Context, clock: FakeClock
+) -> None:
+    ada, bob, eve = await person(ctx, "ada"), await person(ctx, "bob"), await person(ctx, "eve")
+    await community(ctx, bob, "board", "closed")
+    async with ctx.transaction() as session:
+        request = await communities.join(session, ctx, clock.now(), ada, "board")
+        assert request.state == "pending"
+        session.add(
+            Follow(
+                follower_id=ada.actor_id, followed_id=eve.actor_id, state="pending", created_at=clock.now()
+            )
+        )
+    for author, slug, body in ((bob, "board", "board minutes"), (eve, None, "eve on her profile")):
+        clock.advance(timedelta(minutes=1))
+        async with ctx.transaction() as session:
+            await posts.create_post(
+                session,
+                ctx,
+                clock.now(),
+                author,
+                body=body,
+                communities=[slug] if slug else [],
+                on_profile=not slug,
+            )
+    async with ctx.sessions() as session:
+        assert (await feeds.home_feed(session, ada)).items == []
+    async with ctx.transaction() as session:
+        await session.execute(update(Follow).values(state="accepted"))
+        await session.execute(update(Membership).where(Membership.state == "pending").values(state="active"))
+    async with ctx.sessions() as session:
+        page = await feeds.home_feed(session, ada)
+    assert [v.post.source for v in page.items] == ["eve on her profile", "board minutes"]
